@@ -1,0 +1,401 @@
+"""MNISTClassifier: scikeras' KerasClassifier with the book's network, made right.
+
+scikeras 0.13.0 is unmaintained. Against scikit-learn 1.7+ its KerasClassifier
+is not a classifier to scikit-learn (the mixin stands right of BaseEstimator and
+its tags are declared the old way), does not check features at predict time,
+accepts sparse input, turns a ``RandomState`` into seed 0, leaves TensorFlow's op
+determinism switched on after a seeded fit, mutates the caller's
+``sample_weight`` when ``class_weight`` is set, encodes two classes as one column
+under categorical cross-entropy, and squeezes ``predict_proba`` of one sample to
+1-D. Each is put right here, in the subclass.
+"""
+
+from numbers import Integral, Real
+
+import keras
+import numpy as np
+from scikeras.utils.transformers import ClassifierLabelEncoder
+from scikeras.wrappers import BaseWrapper, KerasClassifier
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.metrics import accuracy_score
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from sk_mnist._seeding import seed_from_random_state, seeded
+from sk_mnist.network import build_dense_network
+
+__all__ = ["MNISTClassifier"]
+
+
+def _keras_optimizer_names():
+    base = keras.optimizers.Optimizer
+    return {
+        obj.__name__.lower()
+        for obj in vars(keras.optimizers).values()
+        if isinstance(obj, type) and issubclass(obj, base) and obj is not base
+        and obj.__name__ != "LossScaleOptimizer"
+    }
+
+
+class _MixinsBeforeBaseEstimator(type):
+    """Metaclass that puts ``ClassifierMixin`` before ``BaseEstimator`` in the MRO.
+
+    scikeras declares ``KerasClassifier(BaseWrapper, ClassifierMixin)``, the order
+    scikit-learn forbids: ``BaseEstimator.__sklearn_tags__`` then hides the
+    classifier tags, and no subclass can reorder its bases without an MRO
+    conflict. Moving the mixin in the computed MRO is what scikit-learn's
+    ``check_mixin_order`` asks for and keeps every ``super()`` chain intact.
+    """
+
+    def mro(cls):
+        mro = super().mro()
+        if ClassifierMixin in mro and BaseEstimator in mro:
+            mro.remove(ClassifierMixin)
+            mro.insert(mro.index(BaseEstimator), ClassifierMixin)
+        return mro
+
+
+class _LabelEncoder(ClassifierLabelEncoder):
+    """scikeras' label encoder, one-hot encoding two classes too under CCE loss."""
+
+    def _type_of_target(self, y):
+        target_type = super()._type_of_target(y)
+        if target_type == "binary":
+            return "multiclass"  # one softmax unit per class, two included
+        return target_type
+
+
+class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
+    """The network of "Deep Learning with Python" (chapter 2.1) as a classifier.
+
+    Dense(``hidden_units``, ``activation``) then Dense(n_classes, softmax),
+    compiled with ``optimizer``, ``loss`` and accuracy. The defaults are the
+    book's. It expects flat rows already scaled to 0..1; use
+    :func:`~sk_mnist.make_mnist_pipeline` to feed it raw images.
+
+    Parameters
+    ----------
+    hidden_units : int, default=512
+        Units of the hidden layer.
+    activation : str, default="relu"
+        Activation of the hidden layer (a Keras activation name).
+    optimizer : str or keras.optimizers.Optimizer, default="rmsprop"
+        Keras optimizer name (``"rmsprop"``, ``"adam"``, ``"sgd"``, ...), class or
+        instance.
+    learning_rate : float, default=None
+        Learning rate of the optimizer; None keeps the optimizer's default.
+    loss : str or keras.losses.Loss, default="categorical_crossentropy"
+        Training loss. Labels are one-hot encoded for categorical cross-entropy.
+    metrics : list, default=None
+        Keras metrics reported in ``history_``; None means ``["accuracy"]``.
+    epochs : int, default=5
+        Passes over the training data.
+    batch_size : int, default=128
+        Samples per gradient update (and per prediction batch).
+    validation_split : float, default=0.0
+        Fraction of the training data held out to report ``val_*`` in ``history_``.
+    validation_batch_size : int, default=None
+        Batch size for the validation data; None means ``batch_size``.
+    shuffle : bool, default=True
+        Shuffle the training data before each epoch.
+    class_weight : dict or "balanced", default=None
+        Weights per class, multiplied into ``sample_weight``.
+    callbacks : list of keras.callbacks.Callback, default=None
+        Keras callbacks for fit and predict (``EarlyStopping``, ...).
+    warm_start : bool, default=False
+        If True, ``fit`` continues training the fitted network.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weights and shuffling and makes TensorFlow deterministic for the
+        fit; two fits with the same int give the same network.
+    verbose : int, default=0
+        Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch.
+    run_eagerly : bool, default=False
+        Run Keras eagerly (for debugging).
+
+    Attributes
+    ----------
+    model_ : keras.Model
+        The trained network.
+    history_ : dict of list
+        Loss and metrics per epoch.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_classes_ : int
+        Number of classes.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names seen during fit, for DataFrame input only.
+
+    See Also
+    --------
+    make_mnist_pipeline : PixelScaler then MNISTClassifier, for raw images.
+    sklearn.neural_network.MLPClassifier : scikit-learn's own dense network.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sk_mnist import MNISTClassifier
+    >>> rng = np.random.RandomState(0)
+    >>> X, y = rng.rand(40, 8), np.repeat([0, 1, 2, 3], 10)
+    >>> clf = MNISTClassifier(hidden_units=16, epochs=2, random_state=0).fit(X, y)
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 4)
+    """
+
+    _parameter_constraints = {
+        "hidden_units": [Interval(Integral, 1, None, closed="left")],
+        "activation": [str, callable],
+        "optimizer": [
+            StrOptions(_keras_optimizer_names()),
+            keras.optimizers.Optimizer,
+            type,
+        ],
+        "learning_rate": [Interval(Real, 0, None, closed="neither"), None],
+        "loss": [str, keras.losses.Loss, callable],
+        "metrics": [list, None],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "validation_split": [Interval(Real, 0, 1, closed="left")],
+        "validation_batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "shuffle": ["boolean"],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "callbacks": [list, HasMethods(["on_epoch_end"]), None],
+        "warm_start": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "run_eagerly": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        hidden_units=512,
+        activation="relu",
+        optimizer="rmsprop",
+        learning_rate=None,
+        loss="categorical_crossentropy",
+        metrics=None,
+        epochs=5,
+        batch_size=128,
+        validation_split=0.0,
+        validation_batch_size=None,
+        shuffle=True,
+        class_weight=None,
+        callbacks=None,
+        warm_start=False,
+        random_state=None,
+        verbose=0,
+        run_eagerly=False,
+    ):
+        # KerasClassifier.__init__ is not called: it would set `model` and
+        # `build_fn`, which are not parameters here.
+        self.hidden_units = hidden_units
+        self.activation = activation
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.loss = loss
+        self.metrics = metrics
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.validation_split = validation_split
+        self.validation_batch_size = validation_batch_size
+        self.shuffle = shuffle
+        self.class_weight = class_weight
+        self.callbacks = callbacks
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.verbose = verbose
+        self.run_eagerly = run_eagerly
+
+    # --- scikeras hooks -------------------------------------------------------
+
+    @property
+    def _random_state(self):
+        """None, always: scikeras' own seeding is replaced by ``seeded`` in fit."""
+        return None
+
+    @_random_state.setter
+    def _random_state(self, value):
+        pass  # scikeras assigns it in _initialize; the value is not used
+
+    #: No scikeras routed parameters (``optimizer__momentum``): every parameter
+    #: is named in ``__init__``. Pass a configured Keras optimizer instead.
+    _user_params = frozenset()
+
+    def _check_model_param(self):
+        return self._keras_build_fn
+
+    def _keras_build_fn(self, meta, compile_kwargs):
+        optimizer = compile_kwargs["optimizer"]
+        # A fresh optimizer per network: the user's instance is never built or changed.
+        optimizer = type(optimizer).from_config(optimizer.get_config())
+        if self.learning_rate is not None:
+            optimizer.learning_rate = self.learning_rate
+        return build_dense_network(
+            meta["n_features_in_"],
+            meta["n_classes_"],
+            hidden_units=self.hidden_units,
+            activation=self.activation,
+            optimizer=optimizer,
+            loss=compile_kwargs["loss"],
+            metrics=compile_kwargs["metrics"] or ["accuracy"],
+        )
+
+    @property
+    def target_encoder(self):
+        """Label encoder: classes to one-hot rows (or ordinals for sparse CCE)."""
+        categories = "auto" if self.classes_ is None else [self.classes_]
+        return _LabelEncoder(loss=self.loss, categories=categories)
+
+    # --- scikit-learn API -----------------------------------------------------
+
+    @classmethod
+    def _get_param_names(cls):
+        return BaseEstimator._get_param_names.__func__(cls)
+
+    set_params = BaseEstimator.set_params  # no scikeras routing: unknown names fail
+
+    def _validate_fit_data(self, X, y, sample_weight, *, reset):
+        X, y = validate_data(self, X, y, reset=reset, dtype=np.float32)
+        check_classification_targets(y)
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=np.float32, ensure_non_negative=True
+        )
+        if self.class_weight is not None:
+            sample_weight = sample_weight * compute_sample_weight(self.class_weight, y)
+        return X, y, sample_weight
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None, **kwargs):
+        """Build the network and train it on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training rows, scaled to 0..1.
+        y : array-like of shape (n_samples,)
+            Class labels (ints or strings), at least two distinct ones.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample.
+        **kwargs
+            Passed on to ``keras.Model.fit``.
+
+        Returns
+        -------
+        self : MNISTClassifier
+        """
+        X, y, sample_weight = self._validate_fit_data(X, y, sample_weight, reset=True)
+        classes = np.unique(y)
+        if classes.size < 2:
+            raise ValueError(
+                "MNISTClassifier needs samples of at least 2 classes to learn from; "
+                f"y has 1 class: {classes[0]!r}."
+            )
+        self.classes_ = None  # scikeras takes the classes from y
+        with seeded(seed_from_random_state(self.random_state)):
+            BaseWrapper.fit(self, X, y, sample_weight=sample_weight, **kwargs)
+        return self
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None, **kwargs):
+        """Train for one epoch, starting from the current network if there is one.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training rows, scaled to 0..1.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        classes : array-like of shape (n_classes,), default=None
+            All classes; required on the first call if ``y`` lacks some.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample.
+        **kwargs
+            Passed on to ``keras.Model.fit``.
+
+        Returns
+        -------
+        self : MNISTClassifier
+        """
+        self._validate_params()
+        first_call = not self.initialized_
+        X, y, sample_weight = self._validate_fit_data(
+            X, y, sample_weight, reset=first_call
+        )
+        if classes is not None:
+            self.classes_ = np.asarray(classes)
+        elif first_call:
+            self.classes_ = None
+        seed = seed_from_random_state(self.random_state)
+        if seed is not None:
+            seed += self.current_epoch  # a new shuffle each epoch, reproducibly
+        with seeded(seed):
+            BaseWrapper.partial_fit(self, X, y, sample_weight=sample_weight, **kwargs)
+        return self
+
+    def __sklearn_is_fitted__(self):
+        return self.initialized_
+
+    def predict_proba(self, X, **kwargs):
+        """Probability of each class.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows scaled to 0..1.
+        **kwargs
+            Passed on to ``keras.Model.predict``.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes), dtype float32
+            Columns follow ``classes_``.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float32)
+        return self._predict_raw(X, **kwargs)
+
+    def predict(self, X, **kwargs):
+        """Most probable class of each row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows scaled to 0..1.
+        **kwargs
+            Passed on to ``keras.Model.predict``.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        proba = self.predict_proba(X, **kwargs)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows scaled to 0..1.
+        y : array-like of shape (n_samples,)
+            True labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample.
+
+        Returns
+        -------
+        score : float
+        """
+        return accuracy_score(y, self.predict(X), sample_weight=sample_weight)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        tags.classifier_tags.multi_label = False
+        return tags
+
+    __repr__ = BaseEstimator.__repr__

@@ -1,0 +1,143 @@
+"""PixelScaler: images of 0..255 pixels to flat float32 rows of 0..1."""
+
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.utils.validation import validate_data
+
+__all__ = ["AlreadyScaledWarning", "PixelScaler"]
+
+MAX_PIXEL = 255
+
+
+class AlreadyScaledWarning(UserWarning):
+    """Warns that pixels look scaled to 0..1 already and will be divided again."""
+
+
+def _flatten_images(X):
+    """Flatten (n, h, w) images to (n, h*w); leave 2-D input and DataFrames alone."""
+    if hasattr(X, "iloc") or hasattr(X, "tocsr"):  # DataFrame or sparse matrix
+        return X
+    X = np.asarray(X)
+    if X.ndim == 3:
+        return X.reshape(X.shape[0], -1)
+    if X.ndim == 1:
+        raise ValueError(
+            f"PixelScaler expects a batch of images: an array of shape "
+            f"(n_samples, 28, 28) or (n_samples, 784); got a 1-D array of shape "
+            f"{X.shape}. Reshape your data: for a single image use X[np.newaxis] "
+            "or X.reshape(1, -1)."
+        )
+    if X.ndim > 3:
+        raise ValueError(
+            f"PixelScaler expects grayscale images of shape (n_samples, 28, 28) or "
+            f"flat rows (n_samples, 784); got shape {X.shape}. Convert colour "
+            "images to one grayscale channel first."
+        )
+    return X
+
+
+class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Flatten images and map pixel values 0..255 to 0..1 as float32.
+
+    The transformer is stateless: the mapping ``x / 255`` is fixed. ``fit``
+    only records the number of features (and their names, for DataFrames) so
+    that later calls are checked against them.
+
+    Images of shape (n_samples, height, width) are flattened to
+    (n_samples, height * width); 2-D arrays and DataFrames are taken as they are.
+    NaN, infinity, negative values and values above 255 are refused. When every
+    value is within 0..1 already (and not all zero), an :class:`AlreadyScaledWarning`
+    is issued: the data was most likely scaled twice.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of features (pixels per image) seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during ``fit``, for DataFrame input only.
+
+    See Also
+    --------
+    sklearn.preprocessing.MinMaxScaler : Learns the range from the data instead.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sk_mnist import PixelScaler
+    >>> images = np.full((2, 28, 28), 255, dtype=np.uint8)
+    >>> Xt = PixelScaler().fit_transform(images)
+    >>> Xt.shape, Xt.dtype, float(Xt.max())
+    ((2, 784), dtype('float32'), 1.0)
+    """
+
+    def fit(self, X, y=None):
+        """Record the number of features (and names) of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height, width) or (n_samples, n_features)
+            Images with pixel values in 0..255.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : PixelScaler
+        """
+        self._validate(X, reset=True)
+        return self
+
+    def transform(self, X):
+        """Flatten ``X`` and divide it by 255.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height, width) or (n_samples, n_features)
+            Images with pixel values in 0..255.
+
+        Returns
+        -------
+        X_scaled : ndarray of shape (n_samples, n_features), dtype float32
+            Pixel values in 0..1.
+        """
+        X = self._validate(X, reset=False)
+        X_scaled = X.astype(np.float32)  # the only copy: float32, never float64
+        X_scaled /= np.float32(MAX_PIXEL)
+        return X_scaled
+
+    def _validate(self, X, *, reset):
+        X = validate_data(
+            self,
+            _flatten_images(X),
+            reset=reset,
+            dtype="numeric",
+            accept_sparse=False,
+        )
+        if X.size == 0:
+            return X
+        low, high = X.min(), X.max()
+        if low < 0 or high > MAX_PIXEL:
+            problem = "Negative values in data" if low < 0 else "Values above 255"
+            raise ValueError(
+                f"{problem} passed to PixelScaler: it expects pixel values from 0 to "
+                f"{MAX_PIXEL}, got values from {low} to {high}. Pass the raw images "
+                "(uint8 0..255), not standardised or otherwise transformed data."
+            )
+        if high <= 1 and high > 0 and not reset:
+            warnings.warn(
+                "Every pixel is within 0..1: the images look scaled already, and "
+                f"PixelScaler will divide them by {MAX_PIXEL} again. Pass the raw "
+                "0..255 images to the pipeline.",
+                AlreadyScaledWarning,
+                stacklevel=3,
+            )
+        return X
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        tags.input_tags.positive_only = True
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags

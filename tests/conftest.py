@@ -1,0 +1,28 @@
+"""Shared fixtures: MNIST from SK_MNIST_DATA (or Keras' cache), seeds, small data."""
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    """The full MNIST as ``load_mnist()`` returns it."""
+    from sk_mnist import load_mnist
+
+    return load_mnist()
+
+
+@pytest.fixture(scope="session")
+def mnist_small(mnist):
+    """A stratified-enough slice: 3000 training and 1000 test images."""
+    (X_train, y_train), (X_test, y_test) = mnist
+    return (X_train[:3000], y_train[:3000]), (X_test[:1000], y_test[:1000])
+
+
+@pytest.fixture(autouse=True)
+def _fixed_numpy_seed():
+    np.random.seed(0)
