@@ -255,7 +255,22 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
     def _get_param_names(cls):
         return BaseEstimator._get_param_names.__func__(cls)
 
-    set_params = BaseEstimator.set_params  # no scikeras routing: unknown names fail
+    def set_params(self, **params):
+        """Set parameters by name; scikeras' routed ``prefix__name`` are refused.
+
+        Returns
+        -------
+        self : MNISTClassifier
+        """
+        for name in params:
+            if "__" in name:
+                raise ValueError(
+                    f"Invalid parameter {name!r} for MNISTClassifier: scikeras routed "
+                    "parameters are not supported, every parameter is named in "
+                    "__init__. For optimizer settings pass an optimizer instance, "
+                    "e.g. optimizer=keras.optimizers.SGD(momentum=0.9)."
+                )
+        return BaseEstimator.set_params(self, **params)
 
     def _validate_fit_data(self, X, y, sample_weight, *, reset):
         X, y = validate_data(self, X, y, reset=reset, dtype=np.float32)
@@ -354,6 +369,7 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float32)
+        kwargs.setdefault("verbose", 0)  # `verbose` is for training progress
         return self._predict_raw(X, **kwargs)
 
     def predict(self, X, **kwargs):

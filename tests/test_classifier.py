@@ -1,0 +1,259 @@
+"""MNISTClassifier on its own: what scikeras gets wrong, put right, and the book's knobs."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin, clone, is_classifier
+from sklearn.exceptions import NotFittedError
+from sklearn.utils import get_tags
+
+from sk_mnist import MNISTClassifier
+
+SMALL = dict(hidden_units=16, epochs=5, batch_size=16, learning_rate=0.01)
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    """Four well separated classes in 8 features, values in 0..1."""
+    rng = np.random.RandomState(0)
+    centers = rng.rand(4, 8)
+    y = np.repeat(np.arange(4), 30)
+    X = (centers[y] + 0.05 * rng.randn(len(y), 8)).astype(np.float32)
+    return X, y
+
+
+def test_scikit_learn_sees_a_classifier():
+    clf = MNISTClassifier()
+    assert is_classifier(clf)
+    tags = get_tags(clf)
+    assert tags.estimator_type == "classifier"
+    assert tags.input_tags.sparse is False
+    mro = type(clf).mro()
+    assert mro.index(ClassifierMixin) < mro.index(BaseEstimator)
+
+
+def test_defaults_are_the_books():
+    params = MNISTClassifier().get_params()
+    assert params["hidden_units"] == 512
+    assert params["activation"] == "relu"
+    assert params["optimizer"] == "rmsprop"
+    assert params["loss"] == "categorical_crossentropy"
+    assert params["epochs"] == 5 and params["batch_size"] == 128
+
+
+def test_network_is_the_books(blobs):
+    X, y = blobs
+    clf = MNISTClassifier(hidden_units=12, epochs=1).fit(X, y)
+    hidden, output = clf.model_.layers
+    assert hidden.units == 12 and hidden.activation.__name__ == "relu"
+    assert output.units == 4 and output.activation.__name__ == "softmax"
+    assert type(clf.model_.optimizer).__name__ == "RMSprop"
+    assert set(clf.history_) == {"loss", "accuracy"}
+    assert len(clf.history_["loss"]) == 1
+
+
+def test_learns_separable_classes(blobs):
+    X, y = blobs
+    clf = MNISTClassifier(**SMALL, random_state=0).fit(X, y)
+    assert clf.score(X, y) > 0.95
+    np.testing.assert_array_equal(clf.classes_, [0, 1, 2, 3])
+
+
+def test_string_labels(blobs):
+    X, y = blobs
+    names = np.array(["zero", "one", "two", "three"])[y]
+    clf = MNISTClassifier(**SMALL, random_state=0).fit(X, names)
+    assert set(clf.predict(X)) <= set(names)
+    assert clf.score(X, names) > 0.95
+    assert list(clf.classes_) == sorted(set(names))
+
+
+def test_two_classes_with_categorical_crossentropy(blobs):
+    X, y = blobs
+    mask = y < 2
+    clf = MNISTClassifier(**SMALL, random_state=0).fit(X[mask], y[mask])
+    proba = clf.predict_proba(X[mask])
+    assert proba.shape == (mask.sum(), 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
+    assert clf.score(X[mask], y[mask]) > 0.95
+
+
+def test_predict_proba_of_one_sample_stays_2d(blobs):
+    X, y = blobs
+    clf = MNISTClassifier(hidden_units=4, epochs=1).fit(X, y)
+    assert clf.predict_proba(X[:1]).shape == (1, 4)
+    assert clf.predict(X[:1]).shape == (1,)
+
+
+def test_dataframe_input_records_and_checks_feature_names(blobs):
+    X, y = blobs
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(8)])
+    clf = MNISTClassifier(hidden_units=4, epochs=1).fit(frame, y)
+    np.testing.assert_array_equal(clf.feature_names_in_, frame.columns)
+    assert clf.predict(frame).shape == (len(y),)
+    renamed = frame.rename(columns={"f0": "other"})
+    with pytest.raises(ValueError, match="feature names should match"):
+        clf.predict(renamed)
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        clf.predict(X)
+
+
+def test_same_seed_same_model_different_seed_different_model(blobs):
+    X, y = blobs
+    first = MNISTClassifier(**SMALL, random_state=1).fit(X, y).predict_proba(X)
+    again = MNISTClassifier(**SMALL, random_state=1).fit(X, y).predict_proba(X)
+    other = MNISTClassifier(**SMALL, random_state=2).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(first, again)
+    assert not np.allclose(first, other)
+
+
+def test_random_state_instances_are_not_all_seed_zero(blobs):
+    # scikeras turns every RandomState into seed 0.
+    X, y = blobs
+    a = MNISTClassifier(**SMALL, random_state=np.random.RandomState(1)).fit(X, y)
+    b = MNISTClassifier(**SMALL, random_state=np.random.RandomState(2)).fit(X, y)
+    c = MNISTClassifier(**SMALL, random_state=np.random.RandomState(1)).fit(X, y)
+    assert not np.allclose(a.predict_proba(X), b.predict_proba(X))
+    np.testing.assert_array_equal(a.predict_proba(X), c.predict_proba(X))
+
+
+def test_unseeded_fit_works_after_seeded_fit(blobs):
+    # scikeras leaves op determinism on; a later unseeded fit then fails.
+    from tensorflow.python.framework import config as tf_config
+
+    X, y = blobs
+    MNISTClassifier(hidden_units=4, epochs=1, random_state=0).fit(X, y)
+    assert not tf_config.is_op_determinism_enabled()
+    clf = MNISTClassifier(hidden_units=4, epochs=1).fit(X, y)
+    assert clf.predict(X).shape == (len(y),)
+
+
+def test_class_weight_shifts_predictions_and_leaves_sample_weight_alone(blobs):
+    X, y = blobs
+    rng = np.random.RandomState(0)
+    X_noisy = X + 0.3 * rng.randn(*X.shape).astype(np.float32)
+    sample_weight = np.ones(len(y), dtype=np.float32)
+    plain = MNISTClassifier(**SMALL, random_state=0).fit(X_noisy, y)
+    weighted = MNISTClassifier(
+        **SMALL, class_weight={0: 50, 1: 1, 2: 1, 3: 1}, random_state=0
+    ).fit(X_noisy, y, sample_weight=sample_weight)
+    assert (weighted.predict(X_noisy) == 0).sum() > (plain.predict(X_noisy) == 0).sum()
+    np.testing.assert_array_equal(sample_weight, 1)  # scikeras multiplies in place
+
+
+def test_balanced_class_weight_recovers_a_rare_class(blobs):
+    X, y = blobs
+    keep = np.r_[np.flatnonzero(y != 0), np.flatnonzero(y == 0)[:3]]
+    params = dict(**SMALL, random_state=0)
+    plain = MNISTClassifier(**params).fit(X[keep], y[keep])
+    balanced = MNISTClassifier(**params, class_weight="balanced").fit(X[keep], y[keep])
+    rare = y == 0
+    balanced_proba = balanced.predict_proba(X[rare])[:, 0].mean()
+    assert balanced_proba > plain.predict_proba(X[rare])[:, 0].mean() + 0.2
+
+
+def test_zero_sample_weight_is_removing_the_sample(blobs):
+    X, y = blobs
+    sample_weight = np.ones(len(y))
+    sample_weight[::3] = 0
+    params = dict(**SMALL, shuffle=False, random_state=0)
+    weighted = MNISTClassifier(**params).fit(X, y, sample_weight=sample_weight)
+    removed = MNISTClassifier(**params).fit(X[sample_weight > 0], y[sample_weight > 0])
+    np.testing.assert_allclose(
+        weighted.predict_proba(X), removed.predict_proba(X), atol=1e-5
+    )
+
+
+def test_integer_sample_weight_is_close_to_repeating_the_sample(blobs):
+    # The statistical form of scikit-learn's sample-weight equivalence check.
+    X, y = blobs
+    rng = np.random.RandomState(0)
+    X_noisy = X + 0.2 * rng.randn(*X.shape).astype(np.float32)
+    sample_weight = rng.randint(1, 4, size=len(y))
+    params = dict(hidden_units=16, epochs=40, batch_size=len(y) * 3, random_state=0)
+    weighted = MNISTClassifier(**params).fit(X_noisy, y, sample_weight=sample_weight)
+    repeated = MNISTClassifier(**params).fit(
+        X_noisy.repeat(sample_weight, axis=0), y.repeat(sample_weight)
+    )
+    difference = np.abs(weighted.predict_proba(X) - repeated.predict_proba(X))
+    assert difference.mean() < 0.05
+
+
+def test_grid_parameters_reach_the_network(blobs):
+    X, y = blobs
+    clf = MNISTClassifier(
+        hidden_units=7, optimizer="adam", learning_rate=0.05, epochs=1
+    ).fit(X, y)
+    assert clf.model_.layers[0].units == 7
+    assert type(clf.model_.optimizer).__name__ == "Adam"
+    assert float(clf.model_.optimizer.learning_rate) == pytest.approx(0.05)
+
+
+def test_optimizer_instance_is_not_changed(blobs):
+    import keras
+
+    X, y = blobs
+    optimizer = keras.optimizers.SGD(learning_rate=0.1, momentum=0.9)
+    clf = MNISTClassifier(optimizer=optimizer, learning_rate=0.02, epochs=1)
+    clf.fit(X, y)
+    clone(clf).fit(X, y)
+    assert float(optimizer.learning_rate) == pytest.approx(0.1)
+    assert clf.model_.optimizer is not optimizer
+    assert float(clf.model_.optimizer.momentum) == pytest.approx(0.9)
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"epochs": -1}, "'epochs' parameter of MNISTClassifier must be an int"),
+        ({"hidden_units": 0}, "'hidden_units' parameter"),
+        ({"optimizer": "adamx"}, "'optimizer' parameter.*'rmsprop'"),
+        ({"learning_rate": 0}, "'learning_rate' parameter"),
+        ({"validation_split": 1.0}, "'validation_split' parameter"),
+    ],
+)
+def test_invalid_parameters_say_what_is_allowed(blobs, params, message):
+    X, y = blobs
+    with pytest.raises(ValueError, match=message):
+        MNISTClassifier(**params).fit(X, y)
+
+
+def test_unknown_parameter_is_refused():
+    with pytest.raises(ValueError, match="'optimizer__momentum'.*optimizer instance"):
+        MNISTClassifier().set_params(optimizer__momentum=0.9)
+
+
+def test_single_class_is_refused(blobs):
+    X, _ = blobs
+    with pytest.raises(ValueError, match="at least 2 classes.*1 class"):
+        MNISTClassifier(epochs=1).fit(X, np.zeros(len(X)))
+
+
+def test_predict_before_fit_raises_not_fitted():
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        MNISTClassifier().predict(np.zeros((2, 784)))
+
+
+def test_wrong_feature_count_at_predict(blobs):
+    X, y = blobs
+    clf = MNISTClassifier(hidden_units=4, epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match="X has 7 features.*expecting 8 features"):
+        clf.predict(X[:, :7])
+
+
+def test_partial_fit_continues_training(blobs):
+    X, y = blobs
+    clf = MNISTClassifier(**SMALL, random_state=0)
+    clf.partial_fit(X, y, classes=np.arange(4))
+    weights = [w.copy() for w in clf.model_.get_weights()]
+    clf.partial_fit(X, y)
+    assert len(clf.history_["loss"]) == 2
+    assert not np.allclose(weights[0], clf.model_.get_weights()[0])
+
+
+def test_warm_start_keeps_the_network(blobs):
+    X, y = blobs
+    clf = MNISTClassifier(hidden_units=4, epochs=1, warm_start=True).fit(X, y)
+    model = clf.model_
+    clf.fit(X, y)
+    assert clf.model_ is model

@@ -1,0 +1,110 @@
+"""PixelScaler: flattening, exact book scaling, float32 only, clear refusals."""
+
+import tracemalloc
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sk_mnist import AlreadyScaledWarning, PixelScaler
+
+
+@pytest.fixture
+def images():
+    return np.random.RandomState(0).randint(0, 256, (5, 28, 28)).astype(np.uint8)
+
+
+def test_matches_the_books_preprocessing(images):
+    book = images.reshape((5, 28 * 28)).astype("float32") / 255
+    result = PixelScaler().fit_transform(images)
+    assert result.dtype == np.float32 and result.shape == (5, 784)
+    np.testing.assert_array_equal(result, book)
+
+
+def test_flat_rows_and_frames_are_taken_as_they_are(images):
+    flat = images.reshape(5, -1)
+    frame = pd.DataFrame(flat, columns=[f"p{i}" for i in range(784)])
+    np.testing.assert_array_equal(
+        PixelScaler().fit_transform(flat), PixelScaler().fit_transform(frame)
+    )
+    scaler = PixelScaler().fit(frame)
+    np.testing.assert_array_equal(scaler.feature_names_in_, frame.columns)
+    np.testing.assert_array_equal(scaler.get_feature_names_out(), frame.columns)
+
+
+def test_pandas_output(images):
+    frame = pd.DataFrame(images.reshape(5, -1), columns=[f"p{i}" for i in range(784)])
+    out = PixelScaler().set_output(transform="pandas").fit_transform(frame)
+    assert isinstance(out, pd.DataFrame)
+    assert list(out.columns) == list(frame.columns)
+    assert out.to_numpy().max() <= 1.0
+
+
+def test_transform_without_fit_works(images):
+    assert PixelScaler().transform(images).shape == (5, 784)
+
+
+def test_feature_count_is_checked_after_fit(images):
+    scaler = PixelScaler().fit(images)
+    with pytest.raises(ValueError, match="783 features.*expecting 784"):
+        scaler.transform(images.reshape(5, -1)[:, :783])
+
+
+def test_no_float64_copy_of_full_size_data():
+    images = np.zeros((60000, 28, 28), dtype=np.uint8)
+    images[:, 14, 14] = 255
+    float32_bytes = 60000 * 784 * 4
+    tracemalloc.start()
+    result = PixelScaler().transform(images)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert result.dtype == np.float32
+    # One float32 result and nothing the size of a float64 copy (2x float32).
+    assert peak < 1.25 * float32_bytes, peak / float32_bytes
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (np.nan, "NaN"),
+        (np.inf, "infinity"),
+        (-1.0, "Negative values in data"),
+        (256.0, "Values above 255"),
+    ],
+)
+def test_bad_pixel_values_are_refused(images, value, message):
+    X = images.astype(np.float64)
+    X[2, 3, 4] = value
+    with pytest.raises(ValueError, match=message):
+        PixelScaler().fit_transform(X)
+
+
+@pytest.mark.parametrize(
+    "shape, message",
+    [
+        ((784,), "1-D array.*Reshape your data"),
+        ((2, 28, 28, 3), r"grayscale.*\(2, 28, 28, 3\)"),
+    ],
+)
+def test_wrong_image_shapes_are_refused(shape, message):
+    with pytest.raises(ValueError, match=message):
+        PixelScaler().fit_transform(np.zeros(shape, dtype=np.uint8))
+
+
+def test_strings_are_refused():
+    with pytest.raises(ValueError, match="string"):
+        PixelScaler().fit_transform(np.array([["a", "b"], ["c", "d"]], dtype=object))
+
+
+def test_scaling_twice_warns(images):
+    once = PixelScaler().fit_transform(images)
+    with pytest.warns(AlreadyScaledWarning, match="scaled already"):
+        PixelScaler().fit_transform(once)
+
+
+def test_raw_images_do_not_warn(images):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        PixelScaler().fit_transform(images)
+        PixelScaler().fit_transform(np.zeros((2, 28, 28), dtype=np.uint8))
