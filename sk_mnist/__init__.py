@@ -1,4 +1,4 @@
-"""sk_mnist: the first network of "Deep Learning with Python" as a scikit-learn estimator."""
+"""sk_mnist: the first network of "Deep Learning with Python" as one estimator."""
 
 from importlib.metadata import PackageNotFoundError, version
 

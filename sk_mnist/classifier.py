@@ -21,7 +21,11 @@ from sklearn.metrics import accuracy_score
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
 
 from sk_mnist._seeding import seed_from_random_state, seeded
 from sk_mnist.network import build_dense_network
@@ -34,7 +38,9 @@ def _keras_optimizer_names():
     return {
         obj.__name__.lower()
         for obj in vars(keras.optimizers).values()
-        if isinstance(obj, type) and issubclass(obj, base) and obj is not base
+        if isinstance(obj, type)
+        and issubclass(obj, base)
+        and obj is not base
         and obj.__name__ != "LossScaleOptimizer"
     }
 

@@ -30,5 +30,8 @@ def make_mnist_pipeline(**classifier_params):
     (['scaler', 'classifier'], 3)
     """
     return Pipeline(
-        [("scaler", PixelScaler()), ("classifier", MNISTClassifier(**classifier_params))]
+        [
+            ("scaler", PixelScaler()),
+            ("classifier", MNISTClassifier(**classifier_params)),
+        ]
     )

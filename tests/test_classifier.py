@@ -1,4 +1,4 @@
-"""MNISTClassifier on its own: what scikeras gets wrong, put right, and the book's knobs."""
+"""MNISTClassifier alone: scikeras put right, and the book's knobs."""
 
 import numpy as np
 import pandas as pd

@@ -57,8 +57,13 @@ def test_reads_keras_npz(tmp_path):
     rng = np.random.RandomState(1)
     x_train = rng.randint(0, 256, (5, 28, 28)).astype(np.uint8)
     y_train = np.arange(5, dtype=np.uint8)
-    np.savez(tmp_path / "mnist.npz", x_train=x_train, y_train=y_train,
-             x_test=x_train[:2], y_test=y_train[:2])
+    np.savez(
+        tmp_path / "mnist.npz",
+        x_train=x_train,
+        y_train=y_train,
+        x_test=x_train[:2],
+        y_test=y_train[:2],
+    )
     (X, y), (X_test, _) = load_mnist(data_home=tmp_path)
     np.testing.assert_array_equal(X, x_train)
     assert X_test.shape == (2, 28, 28)

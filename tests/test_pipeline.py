@@ -47,7 +47,9 @@ def test_pipeline_is_a_classifier_and_integer_cv_stratifies():
     pipeline = make_mnist_pipeline()
     assert is_classifier(pipeline)
     y = np.repeat(np.arange(10), 3)
-    assert isinstance(check_cv(3, y, classifier=is_classifier(pipeline)), StratifiedKFold)
+    assert isinstance(
+        check_cv(3, y, classifier=is_classifier(pipeline)), StratifiedKFold
+    )
 
 
 def test_cross_val_score_uses_stratified_folds(mnist_small):
