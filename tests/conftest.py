@@ -6,6 +6,9 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# scikit-learn runs its array-API check (NumPy input with dispatch on) only with this
+# set before SciPy is imported; without it the check is skipped.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
 
 @pytest.fixture(scope="session")
