@@ -64,7 +64,11 @@ class _MixinsBeforeBaseEstimator(type):
 
 
 class _LabelEncoder(ClassifierLabelEncoder):
-    """scikeras' label encoder, one-hot encoding two classes too under CCE loss."""
+    """scikeras' label encoder, treating two classes like any other number.
+
+    scikeras encodes two classes as one column, which crashes categorical
+    cross-entropy on the network's two softmax units.
+    """
 
     def _type_of_target(self, y):
         target_type = super()._type_of_target(y)

@@ -257,3 +257,17 @@ def test_warm_start_keeps_the_network(blobs):
     model = clf.model_
     clf.fit(X, y)
     assert clf.model_ is model
+
+
+def test_callbacks_and_validation_split_reach_keras(blobs):
+    import keras
+
+    X, y = blobs
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", min_delta=10, patience=1)
+    clf = MNISTClassifier(
+        hidden_units=4, epochs=20, validation_split=0.25, callbacks=[stop]
+    )
+    clone(clf).fit(X, y)  # callbacks survive clone, as in a grid search
+    clf.fit(X, y)
+    assert len(clf.history_["loss"]) == 2  # stopped: no 10-unit improvement
+    assert {"val_loss", "val_accuracy"} <= set(clf.history_)
