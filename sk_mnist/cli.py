@@ -7,6 +7,7 @@ with status 2.
 """
 
 import argparse
+import importlib
 import logging
 import sys
 import time
@@ -53,7 +54,7 @@ def _load_model(path):
             f"{path}: not a model saved by 'sk-mnist train' "
             f"({type(exc).__name__}: {exc})".replace("\n", " ")
         ) from None
-    if not (hasattr(model, "predict_proba") and hasattr(model, "classes_")):
+    if not (hasattr(model, "predict_proba") and hasattr(model, "fit")):
         raise _UserError(
             f"{path}: not a model saved by 'sk-mnist train' "
             f"(it holds a {type(model).__name__})"
@@ -101,7 +102,7 @@ def _subsample(X, y, train_size, random_state):
 
 def _plots():
     try:
-        from sk_mnist import plots
+        plots = importlib.import_module("sk_mnist.plots")
     except ImportError as exc:
         raise _UserError(
             f"--plot needs matplotlib ({exc}); install it with "

@@ -119,13 +119,12 @@ def _read_npy(path):
     if isinstance(array, np.lib.npyio.NpzFile):
         array.close()
         raise ImageReadError(f"{path}: is an .npz archive; save one array with .npy")
-    if array.ndim == 2:
-        array = array[np.newaxis]
-    if array.ndim != 3 or array.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
+    if array.shape[-2:] != (IMAGE_SIDE, IMAGE_SIDE) or array.ndim not in (2, 3):
         raise ImageReadError(
             f"{path}: expected an array of shape (28, 28) or (n, 28, 28), "
             f"got {array.shape}"
         )
+    array = array.reshape(-1, IMAGE_SIDE, IMAGE_SIDE)
     if not (np.issubdtype(array.dtype, np.number) and np.isrealobj(array)):
         raise ImageReadError(f"{path}: expected numbers, got dtype {array.dtype}")
     if not np.all(np.isfinite(array)) or array.min() < 0 or array.max() > 255:
