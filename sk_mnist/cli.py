@@ -1,61 +1,528 @@
-"""Command line: ``python -m sk_mnist`` (or ``sk-mnist``) runs the book's example."""
+"""Command line ``sk-mnist`` (also ``python -m sk_mnist``).
+
+Subcommands ``train``, ``evaluate``, ``search`` and ``predict``; with none it
+runs the book's example (train on MNIST, print fit time and test accuracy). A
+user mistake prints one line ``sk-mnist...: error: ...`` on stderr and exits
+with status 2.
+"""
 
 import argparse
+import importlib
+import logging
 import sys
 import time
+from pathlib import Path
 
 __all__ = ["main"]
 
+PROG = "sk-mnist"
 
-def _book_example(args):
-    from sk_mnist import load_mnist, make_mnist_pipeline
+#: Where ``train`` saves the fitted pipeline unless ``--output`` says otherwise.
+DEFAULT_MODEL_PATH = "mnist_model.joblib"
 
-    (X_train, y_train), (X_test, y_test) = load_mnist(data_home=args.data)
+
+class _UserError(Exception):
+    """A mistake of the user's, reported as one line and exit status 2."""
+
+
+# --- Saving and loading the model: the one place to switch formats. -----------
+
+
+def _save_model(model, path):
+    """Save a fitted pipeline to ``path`` (joblib, until ``sk_mnist.dump`` exists)."""
+    import joblib
+
+    try:
+        joblib.dump(model, path)
+    except OSError as exc:
+        raise _UserError(f"cannot write the model to {path}: {exc.strerror}") from None
+
+
+def _load_model(path):
+    """Load a fitted pipeline saved by :func:`_save_model`; checks that it is one."""
+    import joblib
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    path = Path(path)
+    if not path.is_file():
+        raise _UserError(f"{path}: no such model file")
+    try:
+        model = joblib.load(path)
+    except Exception as exc:  # noqa: BLE001 - anything a non-model file raises
+        raise _UserError(
+            f"{path}: not a model saved by 'sk-mnist train' "
+            f"({type(exc).__name__}: {exc})".replace("\n", " ")
+        ) from None
+    if not (hasattr(model, "predict_proba") and hasattr(model, "fit")):
+        raise _UserError(
+            f"{path}: not a model saved by 'sk-mnist train' "
+            f"(it holds a {type(model).__name__})"
+        )
+    try:
+        check_is_fitted(model)
+    except NotFittedError:
+        raise _UserError(f"{path}: the model in it is not fitted") from None
+    return model
+
+
+# --- Shared pieces. ---------------------------------------------------------------
+
+
+def _load_data(data):
+    from sk_mnist.datasets import load_mnist
+
+    try:
+        return load_mnist(data_home=data)
+    except ValueError as exc:  # malformed files; MNISTNotFoundError is an OSError
+        raise _UserError(str(exc)) from None
+
+
+def _subsample(X, y, train_size, random_state):
+    """The first ``train_size`` images of a stratified shuffle (all when None)."""
+    from sklearn.model_selection import train_test_split
+
+    if train_size is None or train_size == len(X):
+        return X, y
+    if train_size > len(X):
+        raise _UserError(
+            f"--train-size {train_size} exceeds the {len(X)} training images"
+        )
+    n_classes = len(set(y.tolist()))
+    if train_size < n_classes:
+        raise _UserError(
+            f"--train-size must be at least {n_classes} (one image per digit), "
+            f"got {train_size}"
+        )
+    X, _, y, _ = train_test_split(
+        X, y, train_size=train_size, stratify=y, random_state=random_state
+    )
+    return X, y
+
+
+def _plots():
+    try:
+        plots = importlib.import_module("sk_mnist.plots")
+    except ImportError as exc:
+        raise _UserError(
+            f"--plot needs matplotlib ({exc}); install it with "
+            "pip install 'sk_mnist[plots]'"
+        ) from None
+    return plots
+
+
+def _save_figure(fig, path):
+    import matplotlib.pyplot as plt
+
+    try:
+        fig.savefig(path, dpi=100)
+    except (OSError, ValueError) as exc:
+        raise _UserError(f"cannot write the plot to {path}: {exc}") from None
+    finally:
+        plt.close(fig)
+    print(f"plot written to {path}")
+
+
+# --- Subcommands. -----------------------------------------------------------------
+
+
+def _train(args, *, save=True):
+    from sk_mnist import make_mnist_pipeline
+
+    (X_train, y_train), (X_test, y_test) = _load_data(args.data)
+    X_train, y_train = _subsample(X_train, y_train, args.train_size, args.random_state)
     pipeline = make_mnist_pipeline(
+        hidden_units=args.hidden_units,
         epochs=args.epochs,
         batch_size=args.batch_size,
         random_state=args.random_state,
         verbose=2,  # Keras prints one line per epoch
     )
-    print(f"Training on {len(X_train)} MNIST images for {args.epochs} epochs ...")
+    epochs = f"{args.epochs} epoch" + "s" * (args.epochs != 1)
+    print(f"Training on {len(X_train)} MNIST images for {epochs} ...")
     start = time.perf_counter()
     pipeline.fit(X_train, y_train)
     fit_seconds = time.perf_counter() - start
     accuracy = pipeline.score(X_test, y_test)
     print(f"fit time: {fit_seconds:.1f} s")
     print(f"test accuracy: {accuracy:.4f} on {len(X_test)} images")
+    if save:
+        pipeline.named_steps["classifier"].set_params(verbose=0)
+        _save_model(pipeline, args.output)
+        print(f"model saved to {args.output}")
     return 0
 
 
-def _build_parser():
-    parser = argparse.ArgumentParser(
-        prog="sk-mnist",
-        description=(
-            "Train the first network of 'Deep Learning with Python' (chapter 2.1) "
-            "on MNIST as one scikit-learn pipeline and report its test accuracy."
-        ),
+def _evaluate(args):
+    from sklearn.metrics import accuracy_score, classification_report
+
+    model = _load_model(args.model)
+    _, (X_test, y_test) = _load_data(args.data)
+    y_pred = model.predict(X_test)
+    print(
+        f"test accuracy: {accuracy_score(y_test, y_pred):.4f} on {len(y_test)} images"
     )
-    parser.add_argument("--epochs", type=int, default=5, help="default: 5")
-    parser.add_argument("--batch-size", type=int, default=128, help="default: 128")
-    parser.add_argument("--random-state", type=int, default=0, help="default: 0")
+    print(classification_report(y_test, y_pred, digits=4))
+    if args.plot:
+        plots = _plots()
+        import matplotlib.pyplot as plt
+
+        n_wrong = int((y_pred != y_test).sum())
+        wrong = (y_pred != y_test).nonzero()[0][:40]
+        fig = plt.figure(figsize=(16, 6), layout="constrained")
+        left, right = fig.subfigures(1, 2, width_ratios=[7, 9])
+        plots.plot_confusion_matrix(y_test, y_pred, fig=left)
+        plots.plot_digits(
+            X_test[wrong],
+            y_test[wrong],
+            predicted=y_pred[wrong],
+            n_cols=8,
+            title=f"Misclassified: first {len(wrong)} of {n_wrong} (true→predicted)",
+            fig=right,
+        )
+        _save_figure(fig, args.plot)
+    return 0
+
+
+def _search(args):
+    import pandas as pd
+    from sklearn.model_selection import GridSearchCV
+
+    from sk_mnist import make_mnist_pipeline
+
+    (X_train, y_train), _ = _load_data(args.data)
+    X_train, y_train = _subsample(X_train, y_train, args.train_size, args.random_state)
+    grid = {
+        "classifier__epochs": args.epochs,
+        "classifier__batch_size": args.batch_size,
+        "classifier__hidden_units": args.hidden_units,
+    }
+    search = GridSearchCV(
+        make_mnist_pipeline(random_state=args.random_state),
+        grid,
+        cv=args.cv,
+        n_jobs=args.n_jobs,
+        verbose=2,
+    )
+    n_candidates = len(args.epochs) * len(args.batch_size) * len(args.hidden_units)
+    print(
+        f"Grid search over {n_candidates} candidates, {args.cv}-fold cross-validation"
+        f" on {len(X_train)} MNIST images ..."
+    )
+    start = time.perf_counter()
+    search.fit(X_train, y_train)
+    print(f"search time: {time.perf_counter() - start:.1f} s")
+
+    results = pd.DataFrame(search.cv_results_).drop(columns="params")
+    results = results.sort_values(["rank_test_score", "mean_fit_time"])
+    table = results[
+        ["rank_test_score"]
+        + [f"param_{name}" for name in grid]
+        + ["mean_test_score", "std_test_score", "mean_fit_time"]
+    ].rename(columns=lambda c: c.removeprefix("param_classifier__"))
+    print(table.to_string(index=False, float_format="{:.4f}".format))
+    print(f"best: {search.best_params_} ({search.best_score_:.4f})")
+    try:
+        results.to_csv(args.output, index=False)
+    except OSError as exc:
+        raise _UserError(f"cannot write {args.output}: {exc.strerror}") from None
+    print(f"results written to {args.output}")
+    if args.plot:
+        _save_figure(_plots().plot_search(search.cv_results_), args.plot)
+    return 0
+
+
+def _predict(args):
+    import numpy as np
+
+    from sk_mnist.images import read_digits
+
+    model = _load_model(args.model)
+    names, digits = [], []
+    for path in args.files:
+        images = read_digits(path)  # FileNotFoundError, ImageReadError: exit 2
+        if Path(path).suffix.lower() == ".npy" and images.shape[0] > 1:
+            names.extend(f"{path}[{i}]" for i in range(len(images)))
+        else:
+            names.append(str(path))
+        digits.append(images)
+    proba = model.predict_proba(np.concatenate(digits))
+    best = proba.argmax(axis=1)
+    width = max(len(name) for name in names)
+    for name, index, row in zip(names, best, proba):
+        print(f"{name:<{width}}  {model.classes_[index]}  {row[index]:.4f}")
+    return 0
+
+
+# --- The parser. ------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line on stderr, exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _cv_folds(text):
+    value = _positive_int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"expected at least 2 folds, got {text!r}")
+    return value
+
+
+def _n_jobs(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value == 0:
+        raise argparse.ArgumentTypeError(
+            f"expected a non-zero integer (-1: all cores), got {text!r}"
+        )
+    return value
+
+
+def _add_data_option(parser, dest="data"):
     parser.add_argument(
         "--data",
+        dest=dest,
         metavar="DIR",
         default=None,
         help="folder with the MNIST IDX files or mnist.npz (default: $SK_MNIST_DATA, "
         "else keras.datasets)",
     )
+
+
+_TRAINING_DEFAULTS = {"epochs": 5, "batch_size": 128, "hidden_units": 512}
+
+
+def _add_training_options(parser, *, top_level=False):
+    # Before a subcommand the options get their own names, so that
+    # "sk-mnist --epochs 3 train" is refused rather than silently ignored.
+    prefix = "top_" if top_level else ""
+    defaults = dict.fromkeys(_TRAINING_DEFAULTS) if top_level else _TRAINING_DEFAULTS
+    parser.add_argument(
+        "--epochs",
+        dest=f"{prefix}epochs",
+        type=_positive_int,
+        default=defaults["epochs"],
+        metavar="N",
+        help="default: 5",
+    )
+    parser.add_argument(
+        "--batch-size",
+        dest=f"{prefix}batch_size",
+        type=_positive_int,
+        default=defaults["batch_size"],
+        metavar="N",
+        help="default: 128",
+    )
+    parser.add_argument(
+        "--hidden-units",
+        dest=f"{prefix}hidden_units",
+        type=_positive_int,
+        default=defaults["hidden_units"],
+        metavar="N",
+        help="units of the hidden layer (default: 512)",
+    )
+    if top_level:
+        parser.add_argument(
+            "--random-state",
+            dest="top_random_state",
+            type=int,
+            default=None,
+            metavar="S",
+            help="default: 0",
+        )
+        _add_data_option(parser, dest="top_data")
+        return
+    parser.add_argument(
+        "--train-size",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="train on N training images, a stratified subsample (default: all)",
+    )
+    parser.add_argument(
+        "--random-state", type=int, default=0, metavar="S", help="default: 0"
+    )
+    _add_data_option(parser)
+
+
+def _build_parser():
+    parser = _Parser(
+        prog=PROG,
+        description=(
+            "The first network of 'Deep Learning with Python' (chapter 2.1) on MNIST "
+            "as one scikit-learn pipeline. Without a subcommand: train it with the "
+            "book's settings and report fit time and test accuracy."
+        ),
+        epilog=f"'{PROG} COMMAND --help' describes each command.",
+    )
+    _add_training_options(parser, top_level=True)
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=_Parser
+    )
+
+    train = commands.add_parser(
+        "train",
+        help="train the pipeline and save it",
+        description="Load MNIST, fit the pipeline (one line per epoch), print the fit "
+        "time and the test accuracy, and save the fitted pipeline.",
+    )
+    _add_training_options(train)
+    train.add_argument(
+        "--output",
+        metavar="PATH",
+        default=DEFAULT_MODEL_PATH,
+        help=f"where to save the fitted pipeline (default: {DEFAULT_MODEL_PATH})",
+    )
+    train.set_defaults(run=_train)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="test accuracy and per-class report of a saved model",
+        description="Test accuracy and scikit-learn's classification report of a "
+        "model saved by 'sk-mnist train', on the 10000 MNIST test images. "
+        "Load only model files you trust.",
+    )
+    evaluate.add_argument("model", metavar="MODEL", help="a saved model file")
+    _add_data_option(evaluate)
+    evaluate.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        help="write the confusion matrix and misclassified digits (needs matplotlib)",
+    )
+    evaluate.set_defaults(run=_evaluate)
+
+    search = commands.add_parser(
+        "search",
+        help="grid search with cross-validation",
+        description="GridSearchCV over the pipeline: prints a ranked table of mean "
+        "and std test score and mean fit time per candidate and writes cv_results_ "
+        "as CSV.",
+    )
+    for option, default in [
+        ("--epochs", [3, 5]),
+        ("--batch-size", [64, 128]),
+        ("--hidden-units", [512]),
+    ]:
+        search.add_argument(
+            option,
+            type=_positive_int,
+            nargs="+",
+            default=default,
+            metavar="N",
+            help=f"values to try (default: {' '.join(map(str, default))})",
+        )
+    search.add_argument(
+        "--cv", type=_cv_folds, default=3, metavar="K", help="folds (default: 3)"
+    )
+    search.add_argument(
+        "--train-size",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="search on N training images, a stratified subsample (default: all)",
+    )
+    search.add_argument(
+        "--n-jobs",
+        type=_n_jobs,
+        default=None,
+        metavar="N",
+        help="fits in parallel, -1 for all cores (default: 1)",
+    )
+    search.add_argument(
+        "--random-state", type=int, default=0, metavar="S", help="default: 0"
+    )
+    _add_data_option(search)
+    search.add_argument(
+        "--output",
+        metavar="PATH",
+        default="results.csv",
+        help="CSV file for cv_results_ (default: results.csv)",
+    )
+    search.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        help="write a heatmap of mean test score, epochs x batch size",
+    )
+    search.set_defaults(run=_search)
+
+    predict = commands.add_parser(
+        "predict",
+        help="predict digits in image files or .npy arrays",
+        description="Predict the digit in each image file (PNG, JPEG, ...; any size "
+        "and mode, one digit, converted to 28x28 white on black as in MNIST) and "
+        "in .npy arrays of shape (28, 28) or (n, 28, 28). Prints the file name, "
+        "the digit and its probability, one line per image.",
+    )
+    predict.add_argument("model", metavar="MODEL", help="a saved model file")
+    predict.add_argument("files", metavar="FILE", nargs="+", help="images or .npy")
+    predict.set_defaults(run=_predict)
     return parser
 
 
 def main(argv=None):
-    """Run the command line; returns the exit status."""
-    parser = _build_parser()
-    args = parser.parse_args(argv)
-    from sk_mnist.datasets import MNISTNotFoundError
+    """Run the command line.
 
+    Parameters
+    ----------
+    argv : list of str, default=None
+        Arguments without the program name; ``sys.argv[1:]`` when None.
+
+    Returns
+    -------
+    status : int
+        0 on success, 2 on a user mistake (bad option, missing or unreadable
+        file, a file that is not a model), 130 when interrupted.
+    """
+    from sk_mnist.images import ImageReadError
+
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing warnings
+    parser = _build_parser()
     try:
-        return _book_example(args)
-    except (MNISTNotFoundError, ValueError) as exc:
-        print(f"sk-mnist: error: {exc}", file=sys.stderr)
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a bad option (2)
+        return exc.code
+    given = {k[4:]: v for k, v in vars(args).items() if k.startswith("top_")}
+    given = {name: value for name, value in given.items() if value is not None}
+    if args.command is not None and given:
+        options = ", ".join("--" + name.replace("_", "-") for name in given)
+        return _usage_error(parser, f"put {options} after {args.command!r}")
+    try:
+        if args.command is None:  # the book's example: train, do not save
+            book = {**_TRAINING_DEFAULTS, "random_state": 0, "data": None, **given}
+            return _train(argparse.Namespace(train_size=None, **book), save=False)
+        return args.run(args)
+    except (_UserError, OSError, ImageReadError) as exc:
+        message = str(exc) if not isinstance(exc, OSError) else _os_message(exc)
+        print(f"{PROG}: error: {message}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _usage_error(parser, message):
+    try:
+        parser.error(message)
+    except SystemExit as exc:
+        return exc.code
+
+
+def _os_message(exc):
+    if exc.filename is not None and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}"
+    return str(exc)

@@ -1,0 +1,264 @@
+"""The sk-mnist command line: each subcommand on a small subset, and its errors."""
+
+import contextlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image, ImageDraw
+
+from sk_mnist.cli import main
+from sk_mnist.images import to_mnist
+
+SUBCOMMANDS = ["train", "evaluate", "search", "predict"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """``sk-mnist train`` on 1000 images for 1 epoch: the model path and the output."""
+    path = tmp_path_factory.mktemp("cli") / "model.joblib"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        status = main(
+            ["train", "--train-size", "1000", "--epochs", "1", "--output", str(path)]
+        )
+    assert status == 0
+    return path, out.getvalue()
+
+
+@pytest.fixture
+def drawn_seven(tmp_path):
+    """A dark 7 drawn on light paper at 112x112 pixels, as a PNG file."""
+    image = Image.new("RGB", (112, 112), "white")
+    ImageDraw.Draw(image).line([(30, 20), (80, 20), (50, 95)], fill="black", width=9)
+    path = tmp_path / "seven.png"
+    image.save(path)
+    return path
+
+
+def run(capsys, *argv):
+    status = main([str(arg) for arg in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def assert_one_line_error(status, err, *fragments):
+    assert status == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("sk-mnist") and ": error: " in lines[0]
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_train_reports_progress_time_accuracy_and_saves(trained):
+    path, output = trained
+    assert "Training on 1000 MNIST images for 1 epoch ..." in output
+    assert "accuracy: " in output and "loss: " in output  # Keras' line per epoch
+    assert "fit time: " in output
+    accuracy = float(output.split("test accuracy: ")[1].split()[0])
+    assert 0.6 < accuracy <= 1.0
+    model = joblib.load(path)
+    assert [name for name, _ in model.steps] == ["scaler", "classifier"]
+    assert model.named_steps["classifier"].epochs == 1
+
+
+def test_train_size_is_a_stratified_subsample(tmp_path, capsys):
+    path = tmp_path / "tiny.joblib"
+    status, out, _ = run(
+        capsys, "train", "--train-size", "50", "--hidden-units", "8",
+        "--epochs", "1", "--output", path,
+    )  # fmt: skip
+    assert status == 0 and "Training on 50 MNIST images" in out
+    classifier = joblib.load(path).named_steps["classifier"]
+    assert classifier.hidden_units == 8
+    np.testing.assert_array_equal(classifier.classes_, np.arange(10))
+
+
+def test_evaluate_prints_accuracy_and_report_and_plots(trained, tmp_path, capsys):
+    plot = tmp_path / "evaluation.png"
+    status, out, _ = run(capsys, "evaluate", trained[0], "--plot", plot)
+    assert status == 0
+    trained_accuracy = trained[1].split("test accuracy: ")[1].split()[0]
+    assert f"test accuracy: {trained_accuracy} on 10000 images" in out
+    assert "precision" in out and "recall" in out and "macro avg" in out
+    with Image.open(plot) as image:
+        assert image.size == (1600, 600)
+
+
+def test_predict_image_files_and_npy(trained, drawn_seven, mnist, tmp_path, capsys):
+    _, (X_test, _) = mnist
+    np.save(tmp_path / "three.npy", X_test[:3])
+    np.save(tmp_path / "one.npy", X_test[3])
+    status, out, _ = run(
+        capsys, "predict", trained[0], drawn_seven, tmp_path / "three.npy",
+        tmp_path / "one.npy",
+    )  # fmt: skip
+    assert status == 0
+    lines = [line.split() for line in out.strip().splitlines()]
+    names = [line[0] for line in lines]
+    assert names == [
+        str(drawn_seven),
+        *(f"{tmp_path / 'three.npy'}[{i}]" for i in range(3)),
+        str(tmp_path / "one.npy"),
+    ]
+    model = joblib.load(trained[0])
+    expected_input = np.concatenate([to_mnist(Image.open(drawn_seven))[None], X_test])
+    proba = model.predict_proba(expected_input[:5])
+    assert [int(line[1]) for line in lines] == list(proba.argmax(axis=1))
+    np.testing.assert_allclose([float(line[2]) for line in lines], proba.max(axis=1),
+                               atol=1e-4)  # fmt: skip
+
+
+def test_search_prints_ranked_table_writes_csv_and_heatmap(tmp_path, capsys):
+    csv, plot = tmp_path / "results.csv", tmp_path / "search.png"
+    status, out, _ = run(
+        capsys, "search", "--train-size", "300", "--cv", "2", "--epochs", "1", "2",
+        "--batch-size", "32", "--hidden-units", "16", "--output", csv, "--plot", plot,
+    )  # fmt: skip
+    assert status == 0
+    assert "rank_test_score" in out and "mean_fit_time" in out and "best: " in out
+    results = pd.read_csv(csv)
+    assert len(results) == 2
+    assert list(results["rank_test_score"]) == sorted(results["rank_test_score"])
+    assert set(results["param_classifier__epochs"]) == {1, 2}
+    assert {"split0_test_score", "split1_test_score"} <= set(results.columns)
+    table = out.split("rank_test_score")[1].splitlines()[1:3]
+    assert [int(row.split()[0]) for row in table] == [1, 2]
+    with Image.open(plot) as image:
+        assert image.size == (600, 450)
+
+
+def test_no_subcommand_runs_the_book_example(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    status, out, _ = run(capsys, "--epochs", "1", "--hidden-units", "16")
+    assert status == 0
+    assert "Training on 60000 MNIST images for 1 epoch" in out
+    assert "test accuracy: " in out
+    assert list(tmp_path.iterdir()) == []  # the book's example saves nothing
+
+
+@pytest.mark.parametrize("subcommand", [None, *SUBCOMMANDS])
+def test_help(subcommand, capsys):
+    argv = ["--help"] if subcommand is None else [subcommand, "--help"]
+    status, out, _ = run(capsys, *argv)
+    assert status == 0
+    assert out.startswith("usage: sk-mnist")
+    for option in {"train": ["--train-size", "--output"], "search": ["--cv"]}.get(
+        subcommand, []
+    ):
+        assert option in out
+
+
+@pytest.mark.parametrize(
+    "argv, fragments",
+    [
+        (["train", "--epochs", "0"], ["--epochs", "positive integer", "'0'"]),
+        (["train", "--batch-size", "many"], ["--batch-size", "'many'"]),
+        (["search", "--cv", "1"], ["--cv", "at least 2 folds"]),
+        (["search", "--n-jobs", "0"], ["--n-jobs"]),
+        (["fit"], ["invalid choice: 'fit'"]),
+        (["--epochs", "2", "train"], ["put --epochs after 'train'"]),
+        (["evaluate"], ["MODEL"]),
+        (["train", "--train-size", "70000"], ["exceeds the 60000 training images"]),
+        (["train", "--train-size", "5"], ["at least 10"]),
+    ],
+)
+def test_bad_option_values(argv, fragments, capsys):
+    status, _, err = run(capsys, *argv)
+    assert_one_line_error(status, err, *fragments)
+
+
+def test_missing_data_folder(tmp_path, capsys):
+    status, _, err = run(capsys, "train", "--data", tmp_path / "nowhere")
+    assert_one_line_error(status, err, "nowhere")
+
+
+def test_missing_and_non_model_files(trained, tmp_path, capsys):
+    status, _, err = run(capsys, "evaluate", tmp_path / "missing.joblib")
+    assert_one_line_error(status, err, "missing.joblib: no such model file")
+
+    text = tmp_path / "notes.joblib"
+    text.write_text("these are not the weights you are looking for\n" * 3)
+    for argv in (["evaluate", text], ["predict", text, text]):
+        status, _, err = run(capsys, *argv)
+        assert_one_line_error(status, err, "notes.joblib: not a model")
+
+    joblib.dump({"weights": [1, 2, 3]}, tmp_path / "dict.joblib")
+    status, _, err = run(capsys, "evaluate", tmp_path / "dict.joblib")
+    assert_one_line_error(status, err, "not a model", "dict")
+
+    from sk_mnist import make_mnist_pipeline
+
+    joblib.dump(make_mnist_pipeline(), tmp_path / "unfitted.joblib")
+    status, _, err = run(capsys, "evaluate", tmp_path / "unfitted.joblib")
+    assert_one_line_error(status, err, "not fitted")
+
+
+def test_missing_and_unreadable_images(trained, drawn_seven, tmp_path, capsys):
+    status, out, err = run(
+        capsys, "predict", trained[0], drawn_seven, tmp_path / "missing.png"
+    )
+    assert_one_line_error(status, err, "missing.png: no such file")
+    assert out == ""  # nothing is predicted when one file is bad
+
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    status, _, err = run(capsys, "predict", trained[0], broken)
+    assert_one_line_error(status, err, "broken.png")
+
+    np.save(tmp_path / "flat.npy", np.zeros((2, 784)))
+    status, _, err = run(capsys, "predict", trained[0], tmp_path / "flat.npy")
+    assert_one_line_error(status, err, "flat.npy", "(2, 784)")
+
+
+def test_unwritable_outputs(tmp_path, capsys):
+    status, _, err = run(
+        capsys, "train", "--train-size", "20", "--hidden-units", "4", "--epochs", "1",
+        "--output", tmp_path / "no" / "such" / "folder" / "model.joblib",
+    )  # fmt: skip
+    assert_one_line_error(status, err, "cannot write the model")
+
+
+def test_plot_without_matplotlib(trained, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "sk_mnist.plots", None)  # as if not installed
+    status, _, err = run(capsys, "evaluate", trained[0], "--plot", tmp_path / "x.png")
+    assert_one_line_error(status, err, "needs matplotlib", "sk_mnist[plots]")
+    assert not (tmp_path / "x.png").exists()
+
+
+def console_script():
+    script = Path(sys.executable).with_name("sk-mnist")
+    return str(script) if script.exists() else shutil.which("sk-mnist")
+
+
+def test_real_processes(trained, tmp_path):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    help_ = subprocess.run(
+        [sys.executable, "-m", "sk_mnist", "--help"],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert help_.returncode == 0 and help_.stdout.startswith("usage: sk-mnist")
+    for subcommand in SUBCOMMANDS:
+        assert subcommand in help_.stdout
+
+    script = Path(sys.executable).with_name("sk-mnist")
+    script = str(script) if script.exists() else shutil.which("sk-mnist")
+    assert script is not None, "the sk-mnist console script is not installed"
+    error = subprocess.run(
+        [script, "predict", trained[0], tmp_path / "missing.png"],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert error.returncode == 2
+    assert "Traceback" not in error.stderr
+    # TensorFlow may log on import; our own message is the last line.
+    assert error.stderr.strip().splitlines()[-1] == (
+        f"sk-mnist: error: {tmp_path / 'missing.png'}: no such file"
+    )

@@ -1,0 +1,43 @@
+"""Every notebook in notebooks/ runs top to bottom, quickly (SK_MNIST_QUICK=1)."""
+
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def test_there_are_notebooks():
+    assert len(sorted(NOTEBOOKS.glob("*.ipynb"))) == 3
+
+
+@pytest.mark.parametrize(
+    "path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda path: path.stem
+)
+def test_notebook_executes(path, monkeypatch):
+    monkeypatch.setenv("SK_MNIST_QUICK", "1")
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
+    notebook = nbformat.read(path, as_version=4)
+    # The kernel must be this environment's Python, with this sk_mnist installed.
+    notebook.cells.append(
+        nbformat.v4.new_code_cell("import sys, sk_mnist; print(sys.executable)")
+    )
+    client = NotebookClient(
+        notebook,
+        kernel_name="python3",
+        timeout=600,
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+    )
+    client.execute()
+    kernel_python = notebook.cells[-1].outputs[0]["text"].strip()
+    assert Path(kernel_python).resolve() == Path(sys.executable).resolve()
+    images = [
+        output
+        for cell in notebook.cells
+        for output in cell.get("outputs", [])
+        if "image/png" in output.get("data", {})
+    ]
+    assert images, "the notebook shows no plot"
