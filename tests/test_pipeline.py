@@ -17,7 +17,7 @@ from sklearn.model_selection import (
     cross_validate,
 )
 
-from sk_mnist import make_mnist_pipeline
+from sk_mnist import AlreadyScaledWarning, make_mnist_pipeline
 
 
 @pytest.fixture(scope="module")
@@ -34,13 +34,22 @@ def test_book_accuracy_on_full_mnist(mnist):
     assert accuracy >= 0.975, accuracy
 
 
-def test_unscaled_test_images_cannot_happen(fitted_small, mnist_small):
-    """The reader's typo (test images left at 0..255) is impossible in a pipeline."""
-    (X_train, _), (X_test, y_test) = mnist_small
-    assert fitted_small.score(X_test, y_test) > 0.85
+def test_pipeline_applies_the_books_preprocessing(fitted_small, mnist_small):
+    """Raw images in: the classifier sees exactly the book's scaled test images."""
+    _, (X_test, y_test) = mnist_small
+    book = X_test.reshape((len(X_test), 28 * 28)).astype("float32") / 255
     clf = fitted_small.named_steps["classifier"]
-    unscaled = clf.score(X_test.reshape(len(X_test), -1), y_test)  # the typo
-    assert unscaled < fitted_small.score(X_test, y_test)
+    np.testing.assert_array_equal(
+        fitted_small.predict_proba(X_test), clf.predict_proba(book)
+    )
+    assert fitted_small.score(X_test, y_test) > 0.85
+
+
+def test_scaling_twice_is_caught(fitted_small, mnist_small):
+    """The opposite typo, images scaled by hand before the pipeline, warns."""
+    _, (X_test, _) = mnist_small
+    with pytest.warns(AlreadyScaledWarning):
+        fitted_small.predict(X_test.astype("float32") / 255)
 
 
 def test_pipeline_is_a_classifier_and_integer_cv_stratifies():
