@@ -6,6 +6,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import validate_data
 
+from sk_mnist import _versions
+
 __all__ = ["AlreadyScaledWarning", "PixelScaler"]
 
 MAX_PIXEL = 255
@@ -141,3 +143,9 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         tags.input_tags.positive_only = True
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
+
+    def __getstate__(self):
+        return _versions.add_versions(dict(super().__getstate__()))
+
+    def __setstate__(self, state):
+        super().__setstate__(_versions.pop_versions(state, type(self).__name__))
