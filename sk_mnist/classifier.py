@@ -329,15 +329,19 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
         -------
         self : MNISTClassifier
         """
-        X, y, sample_weight = self._validate_fit_data(X, y, sample_weight, reset=True)
-        classes = np.unique(y)
-        if classes.size < 2:
-            raise ValueError(
-                "MNISTClassifier needs samples of at least 2 classes to learn from; "
-                f"y has 1 class: {classes[0]!r}."
-            )
         with self._transaction():
+            X, y, sample_weight = self._validate_fit_data(
+                X, y, sample_weight, reset=True
+            )
+            classes = np.unique(y)
+            if classes.size < 2:
+                raise ValueError(
+                    "MNISTClassifier needs samples of at least 2 classes to learn "
+                    f"from; y has 1 class: {classes[0]!r}."
+                )
             self.classes_ = None  # scikeras takes the classes from y
+            if self.initialized_:
+                self._initialize_callbacks()  # scikeras reads them at build only
             with seeded(seed_from_random_state(self.random_state)):
                 BaseWrapper.fit(self, X, y, sample_weight=sample_weight, **kwargs)
         return self
@@ -395,6 +399,8 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
                 self.classes_ = np.asarray(classes)
             elif first_call:
                 self.classes_ = None
+            if not first_call:
+                self._initialize_callbacks()  # scikeras reads them at build only
             seed = seed_from_random_state(self.random_state)
             if seed is not None:
                 seed += self.current_epoch  # a new shuffle each epoch, reproducibly
