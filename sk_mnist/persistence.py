@@ -539,6 +539,8 @@ def load(path):
     """
     path = Path(path)
     source = f"sk_mnist model file {str(path)!r}"
+    if not path.is_file():
+        raise FileNotFoundError(f"{source} does not exist.")
     if not zipfile.is_zipfile(path):
         raise ModelFormatError(
             f"{source} is not an sk_mnist model file (not a zip archive, or "

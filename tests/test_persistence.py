@@ -215,6 +215,11 @@ def test_files_that_are_not_model_files_are_refused(tmp_path, content, match):
         load(path)
 
 
+def test_a_missing_file_is_a_file_not_found_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load(tmp_path / "nothing.skmnist")
+
+
 def test_truncated_and_foreign_zips_are_refused(saved, tmp_path):
     data = saved.read_bytes()
     truncated = tmp_path / "truncated.skmnist"
