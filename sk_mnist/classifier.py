@@ -12,6 +12,7 @@ under categorical cross-entropy, and squeezes ``predict_proba`` of one sample to
 
 import copy
 import threading
+import weakref
 from contextlib import contextmanager
 from numbers import Integral, Real
 
@@ -75,6 +76,19 @@ class _LabelEncoder(ClassifierLabelEncoder):
         if target_type == "binary":
             return "multiclass"  # one softmax unit per class, two included
         return target_type
+
+
+_PREDICT_LOCKS = weakref.WeakKeyDictionary()  # Keras model -> its predict lock
+_PREDICT_LOCKS_GUARD = threading.Lock()
+
+
+def _predict_lock(model):
+    """The lock that serialises ``predict`` calls on one Keras model."""
+    with _PREDICT_LOCKS_GUARD:
+        lock = _PREDICT_LOCKS.get(model)
+        if lock is None:
+            lock = _PREDICT_LOCKS[model] = threading.Lock()
+        return lock
 
 
 def _network_state(model):
@@ -433,8 +447,8 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
         kwargs.setdefault("verbose", 0)  # `verbose` is for training progress
         # Keras traces its predict function on first use and per new batch shape;
         # threads doing it at once retrace again and again. One call at a time
-        # per estimator (TensorFlow's kernels use every core anyway).
-        with vars(self).setdefault("_predict_lock", threading.RLock()):
+        # per network (TensorFlow's kernels use every core anyway).
+        with _predict_lock(self.model_):
             return self._predict_raw(X, **kwargs)
 
     def predict(self, X, **kwargs):
@@ -482,9 +496,7 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
     __repr__ = BaseEstimator.__repr__
 
     def __getstate__(self):
-        state = dict(super().__getstate__())  # object's is vars(self) itself
-        state.pop("_predict_lock", None)  # a lock cannot be pickled
-        return _versions.add_versions(state)
+        return _versions.add_versions(super().__getstate__())
 
     def __setstate__(self, state):
         super().__setstate__(_versions.pop_versions(state, type(self).__name__))
