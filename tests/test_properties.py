@@ -3,6 +3,7 @@
 import gzip
 import os
 import tempfile
+import warnings
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from sk_mnist import PixelScaler
+from sk_mnist import AlreadyScaledWarning, PixelScaler, load_mnist
 from sk_mnist.datasets import _IDX_DTYPES, _parse_idx, read_idx
 
 SETTINGS = settings(max_examples=50, deadline=None)
@@ -24,6 +25,7 @@ image_batches = hnp.arrays(
 )
 
 
+@pytest.mark.filterwarnings("ignore::sk_mnist.AlreadyScaledWarning")  # 0/1 images
 @SETTINGS
 @given(image_batches)
 def test_pixel_scaler_maps_0_255_to_0_1_exactly(images):
@@ -47,7 +49,9 @@ def test_pixel_scaler_maps_0_255_to_0_1_exactly(images):
 def test_pixel_scaler_refuses_exactly_what_is_outside_0_255(X):
     valid = np.isfinite(X).all() and X.min() >= 0 and X.max() <= 255
     if valid:
-        Xt = PixelScaler().fit_transform(X)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", AlreadyScaledWarning)
+            Xt = PixelScaler().fit(X).transform(X)
         assert np.all((Xt >= 0) & (Xt <= 1))
     else:
         with pytest.raises(ValueError, match="NaN|infinity|Negative|above 255"):
@@ -140,3 +144,33 @@ def test_huge_or_overflowing_headers_are_refused(shape, payload):
     else:
         with pytest.raises(ValueError, match="truncated|longer"):
             _parse_idx(raw)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    st.integers(0, 6).flatmap(
+        lambda n: st.tuples(
+            hnp.arrays(np.uint8, (n, 28, 28)),
+            hnp.arrays(np.uint8, (n,), elements=st.integers(0, 9)),
+        )
+    ),
+    st.booleans(),
+)
+def test_load_mnist_reads_any_valid_idx_folder(split, compressed):
+    images, labels = split
+    names = {
+        "train-images-idx3-ubyte": images,
+        "train-labels-idx1-ubyte": labels,
+        "t10k-images-idx3-ubyte": images[::-1],
+        "t10k-labels-idx1-ubyte": labels[::-1],
+    }
+    with tempfile.TemporaryDirectory() as folder:
+        for name, array in names.items():
+            path = os.path.join(folder, name + (".gz" if compressed else ""))
+            with (gzip.open if compressed else open)(path, "wb") as f:
+                f.write(_idx_bytes(array, 0x08))
+        (X, y), (X_test, y_test) = load_mnist(data_home=folder)
+    np.testing.assert_array_equal(X, images)
+    np.testing.assert_array_equal(y, labels)
+    np.testing.assert_array_equal(X_test, images[::-1])
+    np.testing.assert_array_equal(y_test, labels[::-1])
