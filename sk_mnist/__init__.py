@@ -4,6 +4,13 @@ from importlib.metadata import PackageNotFoundError, version
 
 from sk_mnist.classifier import MNISTClassifier
 from sk_mnist.datasets import MNISTNotFoundError, load_mnist
+from sk_mnist.persistence import (
+    ModelFormatError,
+    SkMnistVersionWarning,
+    UnsafeModelFileError,
+    dump,
+    load,
+)
 from sk_mnist.pipeline import make_mnist_pipeline
 from sk_mnist.preprocessing import AlreadyScaledWarning, PixelScaler
 
@@ -16,7 +23,12 @@ __all__ = [
     "AlreadyScaledWarning",
     "MNISTClassifier",
     "MNISTNotFoundError",
+    "ModelFormatError",
     "PixelScaler",
+    "SkMnistVersionWarning",
+    "UnsafeModelFileError",
+    "dump",
+    "load",
     "load_mnist",
     "make_mnist_pipeline",
 ]

@@ -10,6 +10,10 @@ under categorical cross-entropy, and squeezes ``predict_proba`` of one sample to
 1-D. Each is put right here, in the subclass.
 """
 
+import copy
+import threading
+import weakref
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import keras
@@ -27,6 +31,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from sk_mnist import _versions
 from sk_mnist._seeding import seed_from_random_state, seeded
 from sk_mnist.network import build_dense_network
 
@@ -75,6 +80,37 @@ class _LabelEncoder(ClassifierLabelEncoder):
         if target_type == "binary":
             return "multiclass"  # one softmax unit per class, two included
         return target_type
+
+
+_PREDICT_LOCKS = weakref.WeakKeyDictionary()  # Keras model -> its predict lock
+_PREDICT_LOCKS_GUARD = threading.Lock()
+
+
+def _predict_lock(model):
+    """The lock that serialises ``predict`` calls on one Keras model."""
+    with _PREDICT_LOCKS_GUARD:
+        lock = _PREDICT_LOCKS.get(model)
+        if lock is None:
+            lock = _PREDICT_LOCKS[model] = threading.Lock()
+        return lock
+
+
+def _network_state(model):
+    """Copies of the weights and optimizer variables of a Keras model."""
+    optimizer = getattr(model, "optimizer", None)
+    optimizer_variables = list(getattr(optimizer, "variables", []))
+    return (
+        model.get_weights(),
+        optimizer_variables,
+        [np.array(v.numpy(), copy=True) for v in optimizer_variables],
+    )
+
+
+def _restore_network_state(model, state):
+    weights, optimizer_variables, optimizer_values = state
+    model.set_weights(weights)
+    for variable, value in zip(optimizer_variables, optimizer_values):
+        variable.assign(value)
 
 
 class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
@@ -311,17 +347,45 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
         -------
         self : MNISTClassifier
         """
-        X, y, sample_weight = self._validate_fit_data(X, y, sample_weight, reset=True)
-        classes = np.unique(y)
-        if classes.size < 2:
-            raise ValueError(
-                "MNISTClassifier needs samples of at least 2 classes to learn from; "
-                f"y has 1 class: {classes[0]!r}."
+        with self._transaction():
+            X, y, sample_weight = self._validate_fit_data(
+                X, y, sample_weight, reset=True
             )
-        self.classes_ = None  # scikeras takes the classes from y
-        with seeded(seed_from_random_state(self.random_state)):
-            BaseWrapper.fit(self, X, y, sample_weight=sample_weight, **kwargs)
+            classes = np.unique(y)
+            if classes.size < 2:
+                raise ValueError(
+                    "MNISTClassifier needs samples of at least 2 classes to learn "
+                    f"from; y has 1 class: {classes[0]!r}."
+                )
+            self.classes_ = None  # scikeras takes the classes from y
+            if self.initialized_:
+                self._initialize_callbacks()  # scikeras reads them at build only
+            with seeded(seed_from_random_state(self.random_state)):
+                BaseWrapper.fit(self, X, y, sample_weight=sample_weight, **kwargs)
         return self
+
+    @contextmanager
+    def _transaction(self):
+        """Undo every change to ``self`` if the block raises, even KeyboardInterrupt.
+
+        The instance dict is restored as it was, with ``history_`` deep-copied
+        (scikeras extends its lists in place). When the network is trained in
+        place (``warm_start``, ``partial_fit``), its weights and the optimizer's
+        variables (step count, moments) are put back too.
+        """
+        saved = dict(vars(self))
+        if "history_" in saved:
+            saved["history_"] = copy.deepcopy(saved["history_"])
+        model = saved.get("model_")
+        network = _network_state(model) if model is not None else None
+        try:
+            yield
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(saved)
+            if network is not None:
+                _restore_network_state(model, network)
+            raise
 
     def partial_fit(self, X, y, classes=None, sample_weight=None, **kwargs):
         """Train for one epoch, starting from the current network if there is one.
@@ -345,18 +409,23 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
         """
         self._validate_params()
         first_call = not self.initialized_
-        X, y, sample_weight = self._validate_fit_data(
-            X, y, sample_weight, reset=first_call
-        )
-        if classes is not None:
-            self.classes_ = np.asarray(classes)
-        elif first_call:
-            self.classes_ = None
-        seed = seed_from_random_state(self.random_state)
-        if seed is not None:
-            seed += self.current_epoch  # a new shuffle each epoch, reproducibly
-        with seeded(seed):
-            BaseWrapper.partial_fit(self, X, y, sample_weight=sample_weight, **kwargs)
+        with self._transaction():
+            X, y, sample_weight = self._validate_fit_data(
+                X, y, sample_weight, reset=first_call
+            )
+            if classes is not None:
+                self.classes_ = np.asarray(classes)
+            elif first_call:
+                self.classes_ = None
+            if not first_call:
+                self._initialize_callbacks()  # scikeras reads them at build only
+            seed = seed_from_random_state(self.random_state)
+            if seed is not None:
+                seed += self.current_epoch  # a new shuffle each epoch, reproducibly
+            with seeded(seed):
+                BaseWrapper.partial_fit(
+                    self, X, y, sample_weight=sample_weight, **kwargs
+                )
         return self
 
     def __sklearn_is_fitted__(self):
@@ -380,7 +449,11 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float32)
         kwargs.setdefault("verbose", 0)  # `verbose` is for training progress
-        return self._predict_raw(X, **kwargs)
+        # Keras traces its predict function on first use and per new batch shape;
+        # threads doing it at once retrace again and again. One call at a time
+        # per network (TensorFlow's kernels use every core anyway).
+        with _predict_lock(self.model_):
+            return self._predict_raw(X, **kwargs)
 
     def predict(self, X, **kwargs):
         """Most probable class of each row.
@@ -425,3 +498,9 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
         return tags
 
     __repr__ = BaseEstimator.__repr__
+
+    def __getstate__(self):
+        return _versions.add_versions(super().__getstate__())
+
+    def __setstate__(self, state):
+        super().__setstate__(_versions.pop_versions(state, type(self).__name__))

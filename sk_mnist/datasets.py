@@ -1,6 +1,7 @@
 """Loading MNIST: through ``keras.datasets`` or from local IDX / ``.npz`` files."""
 
 import gzip
+import math
 import os
 from pathlib import Path
 
@@ -103,7 +104,8 @@ def _parse_idx(raw, source="<bytes>"):
         int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)
     )
     dtype = _IDX_DTYPES[type_code]
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    # Python ints: NumPy's int64 product wraps around for huge headers.
+    expected = math.prod(shape) * dtype.itemsize
     got = len(raw) - header_size
     if got != expected:
         what = "truncated" if got < expected else "longer than its header says"

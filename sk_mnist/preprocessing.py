@@ -6,6 +6,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import validate_data
 
+from sk_mnist import _versions
+
 __all__ = ["AlreadyScaledWarning", "PixelScaler"]
 
 MAX_PIXEL = 255
@@ -21,7 +23,7 @@ def _flatten_images(X):
         return X
     X = np.asarray(X)
     if X.ndim == 3:
-        return X.reshape(X.shape[0], -1)
+        return X.reshape(X.shape[0], X.shape[1] * X.shape[2])
     if X.ndim == 1:
         raise ValueError(
             f"PixelScaler expects a batch of images: an array of shape "
@@ -108,13 +110,24 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         return X_scaled
 
     def _validate(self, X, *, reset):
-        X = validate_data(
-            self,
-            _flatten_images(X),
-            reset=reset,
-            dtype="numeric",
-            accept_sparse=False,
-        )
+        if not reset:
+            self._check_image_shape(X)
+        try:
+            X = validate_data(
+                self,
+                _flatten_images(X),
+                reset=reset,
+                dtype="numeric",
+                accept_sparse=False,
+            )
+        except TypeError as exc:
+            if "Sparse data" in str(exc):
+                raise
+            raise TypeError(
+                f"PixelScaler expects numbers (pixel values 0..255); got values it "
+                f"cannot convert to numbers ({exc}). Convert your images to a "
+                "numeric NumPy array, e.g. np.asarray(images, dtype=np.uint8)."
+            ) from exc
         if X.size == 0:
             return X
         low, high = X.min(), X.max()
@@ -135,9 +148,37 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             )
         return X
 
+    def _check_image_shape(self, X):
+        """Say what is wrong with images whose size differs from those of fit."""
+        n_features = getattr(self, "n_features_in_", None)
+        shape = getattr(X, "shape", None)
+        if n_features is None or shape is None or hasattr(X, "iloc"):
+            return
+        side = int(np.sqrt(n_features))
+        if len(shape) == 3 and shape[1] * shape[2] != n_features:
+            raise ValueError(
+                f"PixelScaler was fitted on images of {n_features} pixels "
+                f"({side}x{side} for square images); got images of shape "
+                f"{shape[1:]} ({shape[1] * shape[2]} pixels). Resize the images "
+                "to the size seen in fit."
+            )
+        if len(shape) == 2 and shape[0] * shape[1] == n_features and shape[0] > 1:
+            raise ValueError(
+                f"PixelScaler got a 2-D array of shape {shape}, the size of one "
+                f"image of {n_features} pixels, but it expects a batch: "
+                "(n_samples, height, width) or (n_samples, n_features). For a "
+                "single image use X[np.newaxis]."
+            )
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.requires_fit = False
         tags.input_tags.positive_only = True
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
+
+    def __getstate__(self):
+        return _versions.add_versions(dict(super().__getstate__()))
+
+    def __setstate__(self, state):
+        super().__setstate__(_versions.pop_versions(state, type(self).__name__))
