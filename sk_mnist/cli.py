@@ -18,45 +18,44 @@ __all__ = ["main"]
 PROG = "sk-mnist"
 
 #: Where ``train`` saves the fitted pipeline unless ``--output`` says otherwise.
-DEFAULT_MODEL_PATH = "mnist_model.joblib"
+DEFAULT_MODEL_PATH = "mnist_model.skmnist"
 
 
 class _UserError(Exception):
     """A mistake of the user's, reported as one line and exit status 2."""
 
 
-# --- Saving and loading the model: the one place to switch formats. -----------
+# --- Saving and loading the model: sk_mnist's safe format, never pickle. ---------
 
 
 def _save_model(model, path):
-    """Save a fitted pipeline to ``path`` (joblib, until ``sk_mnist.dump`` exists)."""
-    import joblib
+    """Save a fitted pipeline to ``path`` with :func:`sk_mnist.dump`."""
+    from sk_mnist.persistence import dump
 
     try:
-        joblib.dump(model, path)
+        dump(model, path)
     except OSError as exc:
-        raise _UserError(f"cannot write the model to {path}: {exc.strerror}") from None
+        reason = exc.strerror or str(exc)
+        raise _UserError(f"cannot write the model to {path}: {reason}") from None
 
 
 def _load_model(path):
-    """Load a fitted pipeline saved by :func:`_save_model`; checks that it is one."""
-    import joblib
+    """Load a fitted model with :func:`sk_mnist.load`; checks that it is one."""
     from sklearn.exceptions import NotFittedError
     from sklearn.utils.validation import check_is_fitted
+
+    from sk_mnist.persistence import ModelFormatError, load
 
     path = Path(path)
     if not path.is_file():
         raise _UserError(f"{path}: no such model file")
     try:
-        model = joblib.load(path)
-    except Exception as exc:  # noqa: BLE001 - anything a non-model file raises
+        model = load(path)
+    except ModelFormatError as exc:
+        raise _UserError(str(exc).replace("\n", " ")) from None
+    if not hasattr(model, "predict_proba"):
         raise _UserError(
-            f"{path}: not a model saved by 'sk-mnist train' "
-            f"({type(exc).__name__}: {exc})".replace("\n", " ")
-        ) from None
-    if not (hasattr(model, "predict_proba") and hasattr(model, "fit")):
-        raise _UserError(
-            f"{path}: not a model saved by 'sk-mnist train' "
+            f"{path}: not a model that predicts digits "
             f"(it holds a {type(model).__name__})"
         )
     try:
@@ -394,8 +393,7 @@ def _build_parser():
         "evaluate",
         help="test accuracy and per-class report of a saved model",
         description="Test accuracy and scikit-learn's classification report of a "
-        "model saved by 'sk-mnist train', on the 10000 MNIST test images. "
-        "Load only model files you trust.",
+        "model saved by 'sk-mnist train', on the 10000 MNIST test images.",
     )
     evaluate.add_argument("model", metavar="MODEL", help="a saved model file")
     _add_data_option(evaluate)

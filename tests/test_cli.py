@@ -8,12 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image, ImageDraw
 
+from sk_mnist import dump, load, make_mnist_pipeline
 from sk_mnist.cli import main
 from sk_mnist.images import to_mnist
 
@@ -23,7 +23,7 @@ SUBCOMMANDS = ["train", "evaluate", "search", "predict"]
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """``sk-mnist train`` on 1000 images for 1 epoch: the model path and the output."""
-    path = tmp_path_factory.mktemp("cli") / "model.joblib"
+    path = tmp_path_factory.mktemp("cli") / "model.skmnist"
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         status = main(
@@ -65,19 +65,19 @@ def test_train_reports_progress_time_accuracy_and_saves(trained):
     assert "fit time: " in output
     accuracy = float(output.split("test accuracy: ")[1].split()[0])
     assert 0.6 < accuracy <= 1.0
-    model = joblib.load(path)
+    model = load(path)
     assert [name for name, _ in model.steps] == ["scaler", "classifier"]
     assert model.named_steps["classifier"].epochs == 1
 
 
 def test_train_size_is_a_stratified_subsample(tmp_path, capsys):
-    path = tmp_path / "tiny.joblib"
+    path = tmp_path / "tiny.skmnist"
     status, out, _ = run(
         capsys, "train", "--train-size", "50", "--hidden-units", "8",
         "--epochs", "1", "--output", path,
     )  # fmt: skip
     assert status == 0 and "Training on 50 MNIST images" in out
-    classifier = joblib.load(path).named_steps["classifier"]
+    classifier = load(path).named_steps["classifier"]
     assert classifier.hidden_units == 8
     np.testing.assert_array_equal(classifier.classes_, np.arange(10))
 
@@ -109,7 +109,7 @@ def test_predict_image_files_and_npy(trained, drawn_seven, mnist, tmp_path, caps
         *(f"{tmp_path / 'three.npy'}[{i}]" for i in range(3)),
         str(tmp_path / "one.npy"),
     ]
-    model = joblib.load(trained[0])
+    model = load(trained[0])
     expected_input = np.concatenate([to_mnist(Image.open(drawn_seven))[None], X_test])
     proba = model.predict_proba(expected_input[:5])
     assert [int(line[1]) for line in lines] == list(proba.argmax(axis=1))
@@ -182,23 +182,30 @@ def test_missing_data_folder(tmp_path, capsys):
 
 
 def test_missing_and_non_model_files(trained, tmp_path, capsys):
-    status, _, err = run(capsys, "evaluate", tmp_path / "missing.joblib")
-    assert_one_line_error(status, err, "missing.joblib: no such model file")
+    status, _, err = run(capsys, "evaluate", tmp_path / "missing.skmnist")
+    assert_one_line_error(status, err, "missing.skmnist: no such model file")
 
-    text = tmp_path / "notes.joblib"
+    text = tmp_path / "notes.skmnist"
     text.write_text("these are not the weights you are looking for\n" * 3)
     for argv in (["evaluate", text], ["predict", text, text]):
         status, _, err = run(capsys, *argv)
-        assert_one_line_error(status, err, "notes.joblib: not a model")
+        assert_one_line_error(status, err, "notes.skmnist", "not an sk_mnist model")
 
-    joblib.dump({"weights": [1, 2, 3]}, tmp_path / "dict.joblib")
-    status, _, err = run(capsys, "evaluate", tmp_path / "dict.joblib")
-    assert_one_line_error(status, err, "not a model", "dict")
+    import pickle
 
-    from sk_mnist import make_mnist_pipeline
+    pickled = tmp_path / "model.pkl"
+    pickled.write_bytes(pickle.dumps({"weights": [1, 2, 3]}))
+    status, _, err = run(capsys, "evaluate", pickled)
+    assert_one_line_error(status, err, "model.pkl", "not an sk_mnist model")
 
-    joblib.dump(make_mnist_pipeline(), tmp_path / "unfitted.joblib")
-    status, _, err = run(capsys, "evaluate", tmp_path / "unfitted.joblib")
+    from sk_mnist import PixelScaler
+
+    dump(PixelScaler().fit(np.zeros((2, 28, 28))), tmp_path / "scaler.skmnist")
+    status, _, err = run(capsys, "evaluate", tmp_path / "scaler.skmnist")
+    assert_one_line_error(status, err, "not a model that predicts", "PixelScaler")
+
+    dump(make_mnist_pipeline(), tmp_path / "unfitted.skmnist")
+    status, _, err = run(capsys, "evaluate", tmp_path / "unfitted.skmnist")
     assert_one_line_error(status, err, "not fitted")
 
 
@@ -222,7 +229,7 @@ def test_missing_and_unreadable_images(trained, drawn_seven, tmp_path, capsys):
 def test_unwritable_outputs(tmp_path, capsys):
     status, _, err = run(
         capsys, "train", "--train-size", "20", "--hidden-units", "4", "--epochs", "1",
-        "--output", tmp_path / "no" / "such" / "folder" / "model.joblib",
+        "--output", tmp_path / "no" / "such" / "folder" / "model.skmnist",
     )  # fmt: skip
     assert_one_line_error(status, err, "cannot write the model")
 
