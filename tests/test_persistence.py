@@ -311,3 +311,10 @@ def test_public_api_is_exported():
     assert issubclass(UnsafeModelFileError, ModelFormatError)
     assert issubclass(ModelFormatError, ValueError)
     assert persistence.SAFE_CLASSES["sk_mnist.MNISTClassifier"] is MNISTClassifier
+
+
+def test_written_file_is_readable_by_others(tmp_path):
+    from sk_mnist import PixelScaler, dump
+
+    path = dump(PixelScaler(), tmp_path / "scaler.skmnist")
+    assert path.stat().st_mode & 0o044 == 0o044  # not mkstemp's private 0o600
