@@ -314,7 +314,5 @@ def test_public_api_is_exported():
 
 
 def test_written_file_is_readable_by_others(tmp_path):
-    from sk_mnist import PixelScaler, dump
-
-    path = dump(PixelScaler(), tmp_path / "scaler.skmnist")
+    path = sk_mnist.dump(sk_mnist.PixelScaler(), tmp_path / "scaler.skmnist")
     assert path.stat().st_mode & 0o044 == 0o044  # not mkstemp's private 0o600
