@@ -321,6 +321,9 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
     def _validate_fit_data(self, X, y, sample_weight, *, reset):
         X, y = validate_data(self, X, y, reset=reset, dtype=np.float32)
         check_classification_targets(y)
+        if sample_weight is None and self.class_weight is None:
+            # No weights at all: scikeras would copy X to drop zero-weight rows.
+            return X, y, None
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float32, ensure_non_negative=True
         )
