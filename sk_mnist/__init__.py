@@ -1,34 +1,44 @@
-"""sk_mnist: the first network of "Deep Learning with Python" as one estimator."""
+"""sk_mnist: the first network of "Deep Learning with Python" as one estimator.
 
+The public names are imported on first use, so that ``import sk_mnist``, the
+command line's ``--help`` and reading MNIST files do not wait seconds for
+TensorFlow.
+"""
+
+import importlib
 from importlib.metadata import PackageNotFoundError, version
-
-from sk_mnist.classifier import MNISTClassifier
-from sk_mnist.datasets import MNISTNotFoundError, load_mnist
-from sk_mnist.persistence import (
-    ModelFormatError,
-    SkMnistVersionWarning,
-    UnsafeModelFileError,
-    dump,
-    load,
-)
-from sk_mnist.pipeline import make_mnist_pipeline
-from sk_mnist.preprocessing import AlreadyScaledWarning, PixelScaler
 
 try:
     __version__ = version("sk_mnist")
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
-__all__ = [
-    "AlreadyScaledWarning",
-    "MNISTClassifier",
-    "MNISTNotFoundError",
-    "ModelFormatError",
-    "PixelScaler",
-    "SkMnistVersionWarning",
-    "UnsafeModelFileError",
-    "dump",
-    "load",
-    "load_mnist",
-    "make_mnist_pipeline",
-]
+# Public name -> the module that defines it.
+_PUBLIC = {
+    "AlreadyScaledWarning": "sk_mnist.preprocessing",
+    "MNISTClassifier": "sk_mnist.classifier",
+    "MNISTNotFoundError": "sk_mnist.datasets",
+    "ModelFormatError": "sk_mnist.persistence",
+    "PixelScaler": "sk_mnist.preprocessing",
+    "SkMnistVersionWarning": "sk_mnist._versions",
+    "UnsafeModelFileError": "sk_mnist.persistence",
+    "dump": "sk_mnist.persistence",
+    "load": "sk_mnist.persistence",
+    "load_mnist": "sk_mnist.datasets",
+    "make_mnist_pipeline": "sk_mnist.pipeline",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name):
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sk_mnist' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
