@@ -26,6 +26,16 @@ def mnist_small(mnist):
     return (X_train[:3000], y_train[:3000]), (X_test[:1000], y_test[:1000])
 
 
+@pytest.fixture(scope="session")
+def blobs():
+    """Four well separated classes in 8 features, values in 0..1: quick to learn."""
+    rng = np.random.RandomState(0)
+    centers = rng.rand(4, 8)
+    y = np.repeat(np.arange(4), 30)
+    X = (centers[y] + 0.05 * rng.randn(len(y), 8)).astype(np.float32)
+    return X, y
+
+
 @pytest.fixture(autouse=True)
 def _fixed_numpy_seed():
     np.random.seed(0)

@@ -12,16 +12,6 @@ from sk_mnist import MNISTClassifier
 SMALL = dict(hidden_units=16, epochs=5, batch_size=16, learning_rate=0.01)
 
 
-@pytest.fixture(scope="module")
-def blobs():
-    """Four well separated classes in 8 features, values in 0..1."""
-    rng = np.random.RandomState(0)
-    centers = rng.rand(4, 8)
-    y = np.repeat(np.arange(4), 30)
-    X = (centers[y] + 0.05 * rng.randn(len(y), 8)).astype(np.float32)
-    return X, y
-
-
 def test_scikit_learn_sees_a_classifier():
     clf = MNISTClassifier()
     assert is_classifier(clf)

@@ -18,15 +18,6 @@ from sk_mnist import MNISTClassifier, make_mnist_pipeline
 TINY = dict(hidden_units=16, epochs=3, batch_size=32)
 
 
-@pytest.fixture(scope="module")
-def blobs():
-    rng = np.random.RandomState(0)
-    centers = rng.rand(4, 8)
-    y = np.repeat(np.arange(4), 30)
-    X = (centers[y] + 0.05 * rng.randn(len(y), 8)).astype(np.float32)
-    return X, y
-
-
 # --- reproducibility ----------------------------------------------------------
 
 _FIT_IN_A_PROCESS = """
