@@ -236,10 +236,13 @@ def _predict(args):
 
     from sk_mnist.images import read_digits
 
+    for path in args.files:  # a mistyped name is said before TensorFlow loads
+        if not Path(path).is_file():
+            raise _UserError(f"{path}: no such file")
     model = _load_model(args.model)
     names, digits = [], []
     for path in args.files:
-        images = read_digits(path)  # FileNotFoundError, ImageReadError: exit 2
+        images = read_digits(path)  # ImageReadError: exit 2
         if Path(path).suffix.lower() == ".npy" and images.shape[0] > 1:
             names.extend(f"{path}[{i}]" for i in range(len(images)))
         else:
