@@ -307,6 +307,11 @@ def _add_data_option(parser, dest="data"):
 
 
 _TRAINING_DEFAULTS = {"epochs": 5, "batch_size": 128, "hidden_units": 512}
+_TRAINING_HELP = {
+    "epochs": "passes over the training images",
+    "batch_size": "images per gradient step",
+    "hidden_units": "units of the hidden layer",
+}
 
 
 def _add_training_options(parser, *, top_level=False):
@@ -314,30 +319,15 @@ def _add_training_options(parser, *, top_level=False):
     # "sk-mnist --epochs 3 train" is refused rather than silently ignored.
     prefix = "top_" if top_level else ""
     defaults = dict.fromkeys(_TRAINING_DEFAULTS) if top_level else _TRAINING_DEFAULTS
-    parser.add_argument(
-        "--epochs",
-        dest=f"{prefix}epochs",
-        type=_positive_int,
-        default=defaults["epochs"],
-        metavar="N",
-        help="default: 5",
-    )
-    parser.add_argument(
-        "--batch-size",
-        dest=f"{prefix}batch_size",
-        type=_positive_int,
-        default=defaults["batch_size"],
-        metavar="N",
-        help="default: 128",
-    )
-    parser.add_argument(
-        "--hidden-units",
-        dest=f"{prefix}hidden_units",
-        type=_positive_int,
-        default=defaults["hidden_units"],
-        metavar="N",
-        help="units of the hidden layer (default: 512)",
-    )
+    for name, default in _TRAINING_DEFAULTS.items():
+        parser.add_argument(
+            "--" + name.replace("_", "-"),
+            dest=f"{prefix}{name}",
+            type=_positive_int,
+            default=defaults[name],
+            metavar="N",
+            help=f"{_TRAINING_HELP[name]} (default: {default})",
+        )
     if top_level:
         parser.add_argument(
             "--random-state",
