@@ -465,8 +465,7 @@ def _decode_estimator(node, reader):
             isinstance(s, list) and len(s) == 2 and isinstance(s[0], str) for s in steps
         ):
             raise reader.error("malformed Pipeline steps.")
-        params["steps"] = [[n, _decode_estimator(s, reader)] for n, s in steps]
-        params["steps"] = [tuple(step) for step in params["steps"]]
+        params["steps"] = [(n, _decode_estimator(s, reader)) for n, s in steps]
         return Pipeline(**params)
     estimator = cls(**params)
     state = node.get("state") or {}
