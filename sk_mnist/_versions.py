@@ -1,6 +1,9 @@
 """Versions a model was written with, and the warning when they differ at load."""
 
+import os
+import sys
 import warnings
+from importlib.metadata import PackageNotFoundError, version
 
 from sklearn.exceptions import InconsistentVersionWarning
 
@@ -54,6 +57,13 @@ class SkMnistVersionWarning(InconsistentVersionWarning):
         )
 
 
+def _installed_version(distribution):
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def current_versions():
     """Versions of sk_mnist, scikit-learn, NumPy, Keras and the Keras backend.
 
@@ -61,22 +71,23 @@ def current_versions():
     -------
     versions : dict of str
     """
-    import keras
     import numpy
     import sklearn
 
     import sk_mnist
 
-    backend = keras.backend.backend()
-    try:
-        backend_version = __import__(backend).__version__
-    except (ImportError, AttributeError):
-        backend_version = "unknown"
+    # Read from the installed metadata: recording versions must not import
+    # TensorFlow (a pickled PixelScaler does not need it).
+    if "keras" in sys.modules:
+        backend = sys.modules["keras"].backend.backend()
+    else:
+        backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    backend_version = _installed_version(backend)
     return {
         "sk_mnist": sk_mnist.__version__,
         "scikit-learn": sklearn.__version__,
         "numpy": numpy.__version__,
-        "keras": keras.__version__,
+        "keras": _installed_version("keras"),
         "keras_backend": f"{backend} {backend_version}",
     }
 

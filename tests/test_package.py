@@ -20,12 +20,14 @@ def test_unknown_name_is_an_attribute_error():
         sk_mnist.MNISTClasifier  # noqa: B018
 
 
-def test_reading_data_and_the_help_do_not_import_tensorflow(tmp_path):
+def test_reading_data_scaling_and_the_help_do_not_import_tensorflow(tmp_path):
     script = (
-        "import sys\n"
+        "import pickle, sys\n"
         "from sk_mnist import PixelScaler, load_mnist\n"
         "from sk_mnist.cli import main\n"
         "assert main(['--help']) == 0\n"
+        "scaler = pickle.loads(pickle.dumps(PixelScaler().fit([[0, 255]])))\n"
+        "assert scaler.transform([[255, 0]]).tolist() == [[1.0, 0.0]]\n"
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n"
     )
     result = subprocess.run(
