@@ -279,7 +279,7 @@ scorer_, n_splits_, refit_time_, multimetric_
     ...     {"epochs": [1, 2, 3]},
     ...     cv=2,
     ... ).fit(X, y)
-    >>> search.shared_fits_, list(search.cv_results_["param_epochs"])
+    >>> search.shared_fits_, search.cv_results_["param_epochs"].tolist()
     ([[0, 1, 2]], [1, 2, 3])
     """
 
