@@ -107,10 +107,13 @@ def test_each_fold_trains_the_largest_epochs_once(blobs, monkeypatch):
     [
         # validation_split holds out the same rows at every epoch; warm_start does
         # nothing to a fresh clone; a RandomState is copied by clone, so every fit
-        # draws the same seed; sample weights are routed to fit and scorer.
+        # draws the same seed; an optimizer's schedule is a function of the step;
+        # sample weights are routed to fit and scorer.
         (
             {"validation_split": 0.25, "warm_start": True,
-             "random_state": np.random.RandomState(7)},
+             "random_state": np.random.RandomState(7),
+             "optimizer": keras.optimizers.RMSprop(
+                 keras.optimizers.schedules.ExponentialDecay(0.01, 2, 0.5))},
             {"refit": False},
         ),
         # Every epoch's network goes through the same scorers.
@@ -120,7 +123,7 @@ def test_each_fold_trains_the_largest_epochs_once(blobs, monkeypatch):
              "return_train_score": True},
         ),
     ],
-    ids=["validation_split-warm_start-RandomState-sample_weight", "multimetric"],
+    ids=["validation_split-warm_start-RandomState-schedule-sample_weight", "metrics"],
 )  # fmt: skip
 def test_settings_that_keep_the_equivalence(blobs, params, search_params):
     X, y = blobs
