@@ -62,26 +62,22 @@ def _same_params(a, b):
     return a.keys() == b.keys() and all(_same_value(a[k], b[k]) for k in a)
 
 
-class _EpochSnapshots:
-    """Keras callback keeping the weights, and the time, at the epochs asked for."""
+def _epoch_snapshots(epochs):
+    """A Keras callback keeping the weights, and the time, after the given epochs.
 
-    def __new__(cls, *args, **kwargs):
-        # Subclass keras.callbacks.Callback lazily: sk_mnist.search itself
-        # imports no TensorFlow.
-        import keras
+    Built on call: ``sk_mnist.search`` itself imports no TensorFlow.
+    """
+    import keras
 
-        class EpochSnapshots(keras.callbacks.Callback):
-            def __init__(self, epochs):
-                super().__init__()
-                self.epochs = set(epochs)
-                self.weights, self.times = {}, {}
+    class EpochSnapshots(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch + 1 in epochs:
+                self.times[epoch + 1] = time.time()
+                self.weights[epoch + 1] = self.model.get_weights()
 
-            def on_epoch_end(self, epoch, logs=None):
-                if epoch + 1 in self.epochs:
-                    self.times[epoch + 1] = time.time()
-                    self.weights[epoch + 1] = self.model.get_weights()
-
-        return EpochSnapshots(*args, **kwargs)
+    snapshots = EpochSnapshots()
+    snapshots.weights, snapshots.times = {}, {}
+    return snapshots
 
 
 def _print_end(verbose, parameters, split_progress, candidate_progress, result):
@@ -137,7 +133,7 @@ def _fit_epochs_and_score(
     epochs_key, callbacks_key = f"{prefix}epochs", f"{prefix}callbacks"
     fresh = clone(estimator)
     needed = [epochs for _, _, epochs in candidates]
-    snapshots = _EpochSnapshots(needed)
+    snapshots = _epoch_snapshots(set(needed))
     shared_params = clone(dict(candidates[0][1]), safe=False)
     shared_params[epochs_key] = max(needed)
     shared_params[callbacks_key] = [snapshots]
@@ -154,9 +150,15 @@ def _fit_epochs_and_score(
     X_test, y_test = _safe_split(estimator, X, y, test, train)
     try:
         estimator.fit(X_train, y_train, **fit_params)
+        end = time.time()
+        failed = not set(needed) <= snapshots.weights.keys()  # stopped early
     except Exception:
         if error_score == "raise":
             raise
+        failed = True
+    if failed:
+        # Each candidate on its own, as GridSearchCV fits it: its own failure,
+        # error_score and warning.
         return [
             (
                 index,
@@ -181,7 +183,6 @@ def _fit_epochs_and_score(
             )
             for index, params, _ in candidates
         ]
-    end = time.time()
 
     classifier = estimator
     while isinstance(classifier, Pipeline):
