@@ -153,6 +153,7 @@ def test_callbacks_are_fitted_separately_with_a_warning(blobs, monkeypatch):
     )
 
 
+@pytest.mark.filterwarnings("ignore:One or more of the test scores are non-finite")
 def test_failed_fits_come_out_as_in_grid_search(blobs):
     X, y = blobs
     grid = {"epochs": [1, 2], "hidden_units": [4, 0]}  # hidden_units=0 cannot fit
