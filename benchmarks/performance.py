@@ -404,7 +404,7 @@ def run_once(plan, settings, models, results):
     common = {key: settings[key] for key in ("epochs", "n_train", "calls")}
     common["test_images"] = str(models / "test_images.npy")
     common["test_labels"] = str(models / "test_labels.npy")
-    saved = []  # (contender, kind, backend, file kind, path)
+    saved = []  # (contender, kind, backend, file kind, path, its label of image 0)
     for name, kind, backend in plan:
         print(f"  fit {name} ...", flush=True)
         stem = str(models / name.replace("/", "-"))
@@ -413,11 +413,12 @@ def run_once(plan, settings, models, results):
         result = run_child(spec, backend)
         results["contenders"][name]["runs"].append(result)
         files = result.get("files", {})
-        saved += [(name, kind, backend, key, path) for key, path in files.items()]
+        label = result.get("label_of_image_0")
+        saved += [(name, kind, backend, key, f, label) for key, f in files.items()]
         if onnx and "onnx" not in files:
             error = files.get("onnx_error", "the fit failed")
             results["contenders"]["onnx"]["runs"].append({"error": error})
-    for name, kind, backend, file_kind, path in saved:
+    for name, kind, backend, file_kind, path, label in saved:
         if file_kind == "onnx":
             print("  onnxruntime ...", flush=True)
             spec = common | {"task": "onnx", "file": path}
@@ -434,7 +435,10 @@ def run_once(plan, settings, models, results):
         )
         spec = {"task": "cold", "loader": loader, "file": path}
         spec["image"] = str(models / "image.npy")
-        row["runs"].append(run_child(spec, cold_backend))
+        cold = run_child(spec, cold_backend)
+        if "label" in cold:  # the loaded model must answer as the fitted one did
+            cold["same_label_as_fitted"] = cold["label"] == label
+        row["runs"].append(cold)
 
 
 def machine():
@@ -531,6 +535,8 @@ def cold_start_table(results):
             lines.append(f"| {what} | {row['loader']} | failed: see JSON |")
             continue
         imported = ", ".join(runs[0]["imported"]) or "none"
+        if not all(run.get("same_label_as_fitted", True) for run in runs):
+            what += " **(not the fitted model's label!)**"
         seconds, rss = best(runs, "seconds"), best(runs, "peak_rss_mib")
         lines.append(
             f"| {what} | {row['loader']} | {row['backend'] or '—'} "
