@@ -17,8 +17,10 @@ JAX contenders run only when jax is installed (``KERAS_BACKEND=jax`` in their
 process). For each: fit time and its ratio to the book's code on the same backend,
 peak RSS of the whole process (``ru_maxrss``), test accuracy, one-image predict
 p50/p99 through the user's call (``pipeline.predict(X_test[i:i + 1])``,
-``model.predict`` for the book; after 10 warm-up calls) and the 10000 test images
-in one predict call (the second such call; the first is in the JSON). Then cold
+``model.predict`` for the book, with Keras' default batch size as the book has it;
+after 10 warm-up calls) and the 10000 test images in one predict call (the second
+such call; the first is in the JSON). Peak RSS is taken after fit and predictions,
+before the model is saved. Then cold
 starts: a fresh process that imports, loads the saved model and predicts one
 image, timed from before the interpreter starts; the ONNX one imports only numpy
 and onnxruntime.
@@ -154,11 +156,8 @@ def fit_book(X_train, y_train, spec):
     def fit():
         network.fit(X, Y, epochs=spec["epochs"], batch_size=BATCH_SIZE, verbose=0)
 
-    def predict(X_raw):  # the user scales the test images by hand too
-        probabilities = network.predict(
-            scale_by_hand(X_raw), batch_size=BATCH_SIZE, verbose=0
-        )
-        return probabilities.argmax(axis=1)
+    def predict(X_raw):  # as the book: scaled by hand, Keras' default batch size
+        return network.predict(scale_by_hand(X_raw), verbose=0).argmax(axis=1)
 
     def save(stem):
         network.save(f"{stem}.keras")
@@ -340,7 +339,7 @@ def run_cold_start(spec):
     import numpy as np
 
     image = np.load(spec["image"])
-    label = globals()[spec["loader"]](spec["file"])(image)[0]
+    label = LOADERS[spec["loader"]](spec["file"])(image)[0]
     return {
         "seconds": time.monotonic() - spec["started"],
         "peak_rss_mib": peak_rss_mib(),
@@ -391,16 +390,17 @@ def fit_contenders(kinds, backends):
 
 # What each saved file is loaded with, for the cold starts.
 COLD_STARTS = {
-    ("book", "keras"): ("load_keras", "`keras.saving.load_model`"),
-    ("sk_mnist", "skmnist"): ("load_skmnist", "`sk_mnist.load`"),
-    ("sk_mnist", "joblib"): ("load_joblib", "`joblib.load`"),
-    ("sk_mnist", "onnx"): ("load_onnx", "`onnxruntime.InferenceSession`"),
-    ("mlp", "joblib"): ("load_joblib_scaled", "`joblib.load`"),
+    ("book", "keras"): (load_keras, "`keras.saving.load_model`"),
+    ("sk_mnist", "skmnist"): (load_skmnist, "`sk_mnist.load`"),
+    ("sk_mnist", "joblib"): (load_joblib, "`joblib.load`"),
+    ("sk_mnist", "onnx"): (load_onnx, "`onnxruntime.InferenceSession`"),
+    ("mlp", "joblib"): (load_joblib_scaled, "`joblib.load`"),
 }
+LOADERS = {loader.__name__: loader for loader, _ in COLD_STARTS.values()}
 
 
 def run_once(plan, settings, models, results):
-    """One repeat: every fit, then the ONNX model, then every cold start."""
+    """One repeat: every fit, then each saved model's cold start (and onnxruntime)."""
     common = {key: settings[key] for key in ("epochs", "n_train", "calls")}
     common["test_images"] = str(models / "test_images.npy")
     common["test_labels"] = str(models / "test_labels.npy")
@@ -433,7 +433,7 @@ def run_once(plan, settings, models, results):
             {"contender": name, "file_kind": file_kind, "backend": cold_backend}
             | {"loader": loaded_with, "runs": []},
         )
-        spec = {"task": "cold", "loader": loader, "file": path}
+        spec = {"task": "cold", "loader": loader.__name__, "file": path}
         spec["image"] = str(models / "image.npy")
         cold = run_child(spec, cold_backend)
         if "label" in cold:  # the loaded model must answer as the fitted one did
@@ -442,7 +442,7 @@ def run_once(plan, settings, models, results):
 
 
 def machine():
-    """CPU model, core count, OS, and the load average when this was called."""
+    """CPU model, core count, OS and Python version."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -545,6 +545,21 @@ def cold_start_table(results):
     return lines
 
 
+def backend_ratio_line(results):
+    """Fit time on JAX over fit time on TensorFlow, for each contender on both."""
+    contenders, ratios = results["contenders"], []
+    for kind in KINDS:
+        fits = [
+            best(contenders.get(f"{kind}/{backend}", {}).get("runs", []), "fit_s")
+            for backend in BACKENDS
+        ]
+        if None not in fits:
+            ratios.append(f"{LABELS[kind]} {fits[1] / fits[0]:.2f}")
+    if not ratios:
+        return []
+    return [f"Fit time on JAX ÷ on TensorFlow: {'; '.join(ratios)}.", ""]
+
+
 def spread_line(results):
     """The largest max/min ratio of fit times over the repeats: how noisy it was."""
     spreads = {}
@@ -577,13 +592,15 @@ def markdown(results):
         f"{s['n_train']} training images, {s['epochs']} epoch(s), batch 128, "
         f"unseeded; each contender in its own process. Times and peak RSS: best of "
         f"{s['repeats']} run(s); accuracy: their mean. Ratios: to the book's code on "
-        "the same backend (MLPClassifier: to TensorFlow's). One image: "
+        "the same backend (MLPClassifier, onnxruntime: to TensorFlow's). One image: "
         f"`predict(X_test[i:i + 1])`, {s['calls']} calls after {WARMUP_CALLS} warm-up "
-        "calls; 10000 images: one `predict` call, the second one made. Load average "
+        "calls; 10000 images: one `predict` call, the second one made (the book's "
+        "code: Keras' default batch size). Load average "
         f"(1 min) before and after: {load['before']:.2f}, {load['after']:.2f}.",
         "",
         *fit_table(results),
         "",
+        *backend_ratio_line(results),
         "Cold start: a fresh process imports what it needs, loads the saved model and "
         "predicts one image; timed from before the interpreter starts.",
         "",
@@ -622,6 +639,7 @@ def parse_args(argv):
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else list(argv)
     if args.repeats < 1:
         parser.error(f"--repeats must be at least 1, got {args.repeats}")
     if args.backends is None:
@@ -659,7 +677,7 @@ def main(argv=None):
     }
     plan = fit_contenders(args.only, args.backends)
     results = {
-        "command": " ".join(["python benchmarks/performance.py", *sys.argv[1:]]),
+        "command": " ".join(["python benchmarks/performance.py", *args.argv]),
         "settings": settings,
         "machine": machine(),
         "versions": installed_versions(),
