@@ -554,7 +554,7 @@ def backend_ratio_line(results):
             for backend in BACKENDS
         ]
         if None not in fits:
-            ratios.append(f"{LABELS[kind]} {fits[1] / fits[0]:.2f}")
+            ratios.append(f"{LABELS[kind]}: {fits[1] / fits[0]:.2f}")
     if not ratios:
         return []
     return [f"Fit time on JAX ÷ on TensorFlow: {'; '.join(ratios)}.", ""]

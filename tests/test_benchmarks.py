@@ -114,7 +114,7 @@ def test_report_ratios_are_to_the_book_on_the_same_backend(performance):
     assert "| tensorflow | 15.0 | 1.50 | 1050 | 1.05 | 0.9800 |" in sk_tf
     assert "| jax | 6.0 | 1.20 | 1000 | 2.00 | 0.9800 |" in sk_jax
     assert "+ hand-written scaling | jax | failed: see JSON |" in report
-    assert "by hand 0.50; sk_mnist `make_mnist_pipeline()` 0.40." in report  # JAX/TF
+    assert "by hand: 0.50; sk_mnist `make_mnist_pipeline()`: 0.40." in report
     assert "not the fitted model's label" in report
     assert "fit times moved by up to 1.20x" in report  # 12 s / 10 s
     assert "best of 2 run(s)" in report and "jax None" not in report
