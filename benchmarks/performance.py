@@ -113,6 +113,7 @@ def measure_predictions(predict, X_test, y_test, calls):
         "predict_all_s": second_s,
         "n_test": len(X_test),
         "label_of_image_0": int(labels[0]),
+        "peak_rss_mib": peak_rss_mib(),
     }
 
 
@@ -252,7 +253,6 @@ def run_fit(spec):
     _, fit_s = timed(fit)
     result = {"fit_s": fit_s, "peak_rss_after_fit_mib": peak_rss_mib()}
     result.update(measure_predictions(predict, X_test, y_test, spec["calls"]))
-    result["peak_rss_mib"] = peak_rss_mib()
     result["files"] = save(spec["stem"])
     if "keras" in sys.modules:
         result["keras_backend"] = sys.modules["keras"].backend.backend()
