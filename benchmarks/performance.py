@@ -384,7 +384,8 @@ def child_main(spec):
 
 def fit_contenders(kinds, backends):
     """(name, kind, backend) of each contender that fits, book first per backend."""
-    rows = [(f"{k}/{b}", k, b) for b in backends for k in kinds if k != "mlp"]
+    keras_kinds = [kind for kind in KINDS if kind in kinds and kind != "mlp"]
+    rows = [(f"{k}/{b}", k, b) for b in BACKENDS if b in backends for k in keras_kinds]
     return rows + ([("mlp", "mlp", None)] if "mlp" in kinds else [])
 
 
