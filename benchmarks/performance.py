@@ -475,9 +475,10 @@ def installed_versions():
 # The report
 
 
-def best(runs, key, pick=min):
+def best(runs, key):
+    """The lowest ``key`` over the runs that have it: the best of the repeats."""
     values = [run[key] for run in runs if key in run]
-    return pick(values) if values else None
+    return min(values) if values else None
 
 
 def mean(values):
@@ -648,6 +649,8 @@ def parse_args(argv):
         args.backends = list(BACKENDS if jax else BACKENDS[:1])
     if args.calls is None:
         args.calls = 50 if args.quick else 200
+    if args.calls < 1:
+        parser.error(f"--calls must be at least 1, got {args.calls}")
     return args
 
 
