@@ -254,8 +254,10 @@ def run_fit(spec):
     result = {"fit_s": fit_s, "peak_rss_after_fit_mib": peak_rss_mib()}
     result.update(measure_predictions(predict, X_test, y_test, spec["calls"]))
     result["files"] = save(spec["stem"])
-    if "keras" in sys.modules:
-        result["keras_backend"] = sys.modules["keras"].backend.backend()
+    if spec["backend"]:  # the backend asked for is the one that ran
+        ran_on = result["keras_backend"] = sys.modules["keras"].backend.backend()
+        if ran_on != spec["backend"]:
+            raise RuntimeError(f"ran on {ran_on}, not on {spec['backend']}")
     return result
 
 
@@ -411,6 +413,7 @@ def run_once(plan, settings, models, results):
         stem = str(models / name.replace("/", "-"))
         onnx = settings["onnx"] and name == "sk_mnist/tensorflow"
         spec = common | {"task": "fit", "kind": kind, "stem": stem, "onnx": onnx}
+        spec["backend"] = backend
         result = run_child(spec, backend)
         results["contenders"][name]["runs"].append(result)
         files = result.get("files", {})
