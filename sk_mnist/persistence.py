@@ -386,7 +386,7 @@ class _Reader:
                 header = np.lib.format.read_array_header_2_0(buffer)
             else:
                 raise ValueError(f".npy format version {version} is not supported")
-        except ValueError as exc:
+        except Exception as exc:  # ValueError, or a tokenizer's error in the dict
             raise self.error(
                 f"array {name!r} has a malformed header ({exc})."
             ) from None
