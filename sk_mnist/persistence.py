@@ -419,6 +419,56 @@ class _Reader:
         order = "F" if fortran_order else "C"
         return array.reshape(found_shape, order=order).copy()
 
+    def _check_network_config(self, name, text):
+        """The network is a Dense stack whose weights fit in the byte budget.
+
+        Checked before Keras builds it: Keras allocates the weights a
+        configuration declares before it reads any.
+        """
+        try:
+            if _nesting_depth(text.decode("utf-8")) > MAX_MANIFEST_DEPTH:
+                raise ValueError("nested too deeply")
+            config = json.loads(text)
+            layers = config["config"]["layers"]
+            kinds = [layer["class_name"] for layer in layers]
+            if config["class_name"] != "Sequential" or not set(kinds) <= (
+                _NETWORK_LAYERS
+            ):
+                raise self.error(
+                    f"the network {name!r} is not one MNISTClassifier builds (a "
+                    f"Sequential of Dense layers); it holds {sorted(set(kinds))}.",
+                    UnsafeModelFileError,
+                )
+            width, weights = None, 0
+            for layer in layers:
+                if layer["class_name"] == "InputLayer":
+                    width = layer["config"]["batch_shape"][-1]
+                    continue
+                units = layer["config"]["units"]
+                if width is None:
+                    width = layer["build_config"]["input_shape"][-1]
+                if not all(
+                    isinstance(n, int) and not isinstance(n, bool) and n > 0
+                    for n in (width, units)
+                ):
+                    raise ValueError(f"a Dense layer of {units} units on {width}")
+                weights += (width + 1) * units
+                width = units
+        except ModelFormatError:
+            raise
+        except Exception as exc:
+            raise self.error(
+                f"the network {name!r} has a malformed configuration "
+                f"({type(exc).__name__}: {exc})."
+            ) from None
+        # Weights and up to two optimizer slots each, in float64 at most.
+        if 3 * 8 * weights > self.max_bytes:
+            raise self.error(
+                f"the network {name!r} declares {weights} weights, more than the "
+                f"limit of {self.max_bytes} bytes holds; pass load(..., "
+                "max_bytes=...) to read bigger models from files you trust."
+            )
+
     def network(self, name):
         import keras
 
@@ -426,14 +476,19 @@ class _Reader:
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as inner:
                 inner_size = sum(info.file_size for info in inner.infolist())
-        except (zipfile.BadZipFile, ValueError, EOFError) as exc:
-            raise self.error(f"the network {name!r} is not a Keras archive ({exc}).")
-        if inner_size > self.max_bytes:
+                if inner_size > self.max_bytes:
+                    raise self.error(
+                        f"the network {name!r} unpacks to {inner_size} bytes, more "
+                        f"than the limit of {self.max_bytes}; pass load(..., "
+                        "max_bytes=...) to read bigger models from files you "
+                        "trust to be models."
+                    )
+                config = inner.read("config.json")
+        except (zipfile.BadZipFile, KeyError, ValueError, EOFError) as exc:
             raise self.error(
-                f"the network {name!r} unpacks to {inner_size} bytes, more than the "
-                f"limit of {self.max_bytes}; pass load(..., max_bytes=...) to read "
-                "bigger models from files you trust to be models."
-            )
+                f"the network {name!r} is not a Keras archive ({exc})."
+            ) from None
+        self._check_network_config(name, config)
         with tempfile.TemporaryDirectory() as folder:
             path = os.path.join(folder, "network.keras")
             Path(path).write_bytes(data)
@@ -723,7 +778,8 @@ def _nesting_depth(text):
     """The deepest nesting of ``[`` and ``{`` in JSON text, strings left out."""
     code = re.sub(r'"(?:[^"\\]|\\.)*"', '""', text)
     steps = np.frombuffer(code.encode("ascii", "replace"), dtype=np.uint8)
-    change = np.isin(steps, b"[{").astype(np.int64) - np.isin(steps, b"]}")
+    change = (steps == ord("[")) | (steps == ord("{"))
+    change = change.astype(np.int64) - ((steps == ord("]")) | (steps == ord("}")))
     return int(np.cumsum(change).max(initial=0))
 
 

@@ -210,7 +210,8 @@ def test_a_keras_archive_with_a_lambda_layer_is_refused(saved, tmp_path):
     lam.save(path)
     with zipfile.ZipFile(saved) as archive:
         network = next(n for n in archive.namelist() if n.startswith("network-"))
-    with pytest.raises(UnsafeModelFileError, match="safe mode"):
+    # Refused from its configuration, before Keras (in safe mode) reads it.
+    with pytest.raises(UnsafeModelFileError, match="Lambda"):
         load(_rewrite(saved, extra={network: path.read_bytes()}))
 
 
@@ -533,3 +534,14 @@ def test_a_network_archive_declaring_a_huge_member(saved):
     weights = next(n for n in inner if n.endswith(".h5"))
     members[network] = _declare_size(members[network], weights, 0xFFFF_FFF0)
     _refused_quickly(_write_members(saved, members), f"'{network}' unpacks to")
+
+
+def test_a_network_declaring_a_billion_weights(saved):
+    members = _members(saved)
+    network = next(n for n in members if n.startswith("network-"))
+    inner = _members(io.BytesIO(members[network]))
+    config = json.loads(inner["config.json"])
+    config["config"]["layers"][1]["config"]["units"] = 10**9
+    inner["config.json"] = json.dumps(config).encode()
+    members[network] = _write_members(io.BytesIO(), inner).getvalue()
+    _refused_quickly(_write_members(saved, members), "declares 795000000010 weights")
