@@ -545,3 +545,18 @@ def test_a_network_declaring_a_billion_weights(saved):
     inner["config.json"] = json.dumps(config).encode()
     members[network] = _write_members(io.BytesIO(), inner).getvalue()
     _refused_quickly(_write_members(saved, members), "declares 795000000010 weights")
+
+
+def test_a_weights_file_declaring_a_huge_array(saved, tmp_path):
+    import h5py
+
+    members = _members(saved)
+    network = next(n for n in members if n.startswith("network-"))
+    inner = _members(io.BytesIO(members[network]))
+    path = tmp_path / "weights.h5"
+    path.write_bytes(inner["model.weights.h5"])
+    with h5py.File(path, "a") as weights:  # a few bytes on disk, 4 TB declared
+        weights.create_dataset("huge", shape=(10**6, 10**6), dtype="f4", chunks=True)
+    inner["model.weights.h5"] = path.read_bytes()
+    members[network] = _write_members(io.BytesIO(), inner).getvalue()
+    _refused_quickly(_write_members(saved, members), "bytes of weights, more than")
