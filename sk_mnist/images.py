@@ -126,6 +126,9 @@ def _ink(gray):
 
 def _fit_and_centre(ink):
     """Resample the cropped ink into 28x28: longer side 20, mass at (14, 14)."""
+    factor = max(ink.shape) // (4 * DIGIT_BOX)
+    if factor > 1:  # a big photo: first an exact block average, to keep memory low
+        ink = np.asarray(Image.fromarray(ink.astype(np.float32)).reduce(factor))
     step = max(ink.shape) / DIGIT_BOX  # source pixels per MNIST pixel
     centre = ndimage.center_of_mass(ink)
     # Zeros around the crop, so the resampling box never leaves the picture.

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
+from scipy import ndimage
 
 from sk_mnist.images import ImageReadError, read_digits, to_mnist
 
@@ -69,6 +70,16 @@ def test_gray_paper_and_jpeg_noise(tmp_path):
     assert digit.max() >= 220 and digit[0].max() == 0
     assert np.corrcoef(digit.ravel(), reference.ravel())[0, 1] > 0.8
     np.testing.assert_allclose(bounding_box(digit), bounding_box(reference), atol=1)
+
+
+def test_a_big_photo_gives_the_digit_of_a_small_picture():
+    big = draw_seven(size=112).resize((3000, 3000), Image.Resampling.BICUBIC)
+    canvas = Image.new("RGB", (4000, 3500), "white")
+    canvas.paste(big, (900, 100))
+    digit, reference = to_mnist(canvas), to_mnist(draw_seven())
+    np.testing.assert_allclose(ndimage.center_of_mass(digit), [14, 14], atol=0.05)
+    assert np.abs(digit.astype(int) - reference).max() <= 40
+    assert np.corrcoef(digit.ravel(), reference.ravel())[0, 1] > 0.99
 
 
 def test_a_wide_digit_is_fitted_by_its_width():
