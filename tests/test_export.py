@@ -1,6 +1,7 @@
 """ONNX export: onnxruntime gives sk_mnist's labels and probabilities, alone."""
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -139,6 +140,38 @@ def test_exported_file_runs_with_only_numpy_and_onnxruntime(
         rtol=0,
         atol=PROBA_TOLERANCE,
     )
+
+
+def test_export_from_the_jax_backend(tmp_path):
+    pytest.importorskip("jax", reason="the JAX backend is optional ([jax] extra)")
+    script = textwrap.dedent(
+        """
+        import json
+        import numpy as np, onnxruntime, keras
+        from sk_mnist import MNISTClassifier, to_onnx
+
+        rng = np.random.RandomState(0)
+        X, y = rng.rand(60, 8).astype(np.float32), np.repeat([0, 1, 2], 20)
+        clf = MNISTClassifier(hidden_units=8, epochs=1, random_state=0).fit(X, y)
+        session = onnxruntime.InferenceSession(to_onnx(clf).SerializeToString())
+        label, proba = session.run(None, {"X": X})
+        print(json.dumps([
+            keras.backend.backend(),
+            bool((label == clf.predict(X)).all()),
+            float(np.abs(proba - clf.predict_proba(X)).max()),
+        ]))
+        """
+    )
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    backend, same_labels, max_diff = json.loads(result.stdout.strip().splitlines()[-1])
+    assert backend == "jax" and same_labels and max_diff < PROBA_TOLERANCE
 
 
 # --- Activations, labels and scalers, on small data. ------------------------------
