@@ -98,6 +98,22 @@ def _clip(low, high):
     return lambda g, x: g.node("Clip", [x, g.const(low), g.const(high)])
 
 
+def _squareplus(g, x):  # Keras: (x + sqrt(x**2 + 4)) / 2
+    root = g.node("Sqrt", [g.node("Add", [g.node("Mul", [x, x]), g.const(4.0)])])
+    return g.node("Div", [g.node("Add", [x, root]), g.const(2.0)])
+
+
+def _sparse_sigmoid(g, x):  # Keras: 0 for x <= -1, 1 for x >= 1, else (x + 1) / 2
+    half = g.node("Mul", [g.node("Add", [x, g.const(1.0)]), g.const(0.5)])
+    return _clip(0.0, 1.0)(g, half)
+
+
+def _sparse_plus(g, x):  # Keras: 0 for x <= -1, x for x >= 1, else (x + 1)**2 / 4
+    shifted = g.node("Add", [_clip(-1.0, 1.0)(g, x), g.const(1.0)])
+    square = g.node("Mul", [g.node("Mul", [shifted, shifted]), g.const(0.25)])
+    return g.node("Where", [g.node("Less", [x, g.const(1.0)]), square, x])
+
+
 _ACTIVATION_BUILDERS = {
     "linear": _simple("Identity"),
     "relu": _simple("Relu"),
@@ -124,6 +140,11 @@ _ACTIVATION_BUILDERS = {
         "Neg", [g.node("Softplus", [g.node("Neg", [x])])]
     ),
     "tanh_shrink": lambda g, x: g.node("Sub", [x, g.node("Tanh", [x])]),
+    "soft_shrink": _simple("Shrink", bias=0.5, lambd=0.5),  # Keras' threshold 0.5
+    "hard_shrink": _simple("Shrink", bias=0.0, lambd=0.5),
+    "squareplus": _squareplus,
+    "sparse_sigmoid": _sparse_sigmoid,
+    "sparse_plus": _sparse_plus,
     "softmax": _simple("Softmax", axis=-1),
     "log_softmax": _simple("LogSoftmax", axis=-1),
 }

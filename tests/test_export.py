@@ -203,10 +203,10 @@ def doubled(x):
 @pytest.mark.parametrize(
     "activation, named",
     [
-        ("squareplus", "activation='squareplus'"),
+        ("sparsemax", "activation='sparsemax'"),
         (doubled, "activation=doubled"),
     ],
-    ids=["squareplus", "callable"],
+    ids=["sparsemax", "callable"],
 )
 def test_a_custom_or_unsupported_activation_is_refused_by_name(
     blobs, activation, named
@@ -363,11 +363,11 @@ def test_cli_export_errors_are_one_line(blobs, saved_model, tmp_path, capsys):
     assert_one_line_error(status, capsys.readouterr().err, "cannot write")
 
     X, y = blobs
-    clf = MNISTClassifier(hidden_units=4, activation="squareplus", epochs=1)
-    dump(clf.fit(X, y), tmp_path / "squareplus.skmnist")
-    status = main(["export", str(tmp_path / "squareplus.skmnist"), "x.onnx"])
+    clf = MNISTClassifier(hidden_units=4, activation="sparsemax", epochs=1)
+    dump(clf.fit(X, y), tmp_path / "sparsemax.skmnist")
+    status = main(["export", str(tmp_path / "sparsemax.skmnist"), "x.onnx"])
     assert_one_line_error(
-        status, capsys.readouterr().err, "'squareplus'", "Supported activations"
+        status, capsys.readouterr().err, "'sparsemax'", "Supported activations"
     )
 
 
