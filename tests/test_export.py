@@ -105,6 +105,9 @@ def test_skl2onnx_own_to_onnx_works_once_sk_mnist_export_is_imported(
     model = skl2onnx.to_onnx(mnist_pipeline, X_test[:1])
     assert "ZipMap" not in {node.op_type for node in model.graph.node}
     assert_same_predictions(model, mnist_pipeline, X_test[:2000])
+    rows = X_test[:2000].reshape(2000, 784)  # flat rows of raw pixels
+    model = skl2onnx.to_onnx(mnist_pipeline, rows[:1])
+    assert_same_predictions(model, mnist_pipeline, rows)
 
 
 def test_exported_file_runs_with_only_numpy_and_onnxruntime(
