@@ -322,6 +322,21 @@ def test_cli_export_then_predict_gives_the_same_lines(
     assert main(["predict", str(out), str(tmp_path / "digits.npy")]) == 0
     from_onnx = capsys.readouterr().out
     assert len(from_onnx.splitlines()) == 5 and from_onnx == from_skmnist
+    float_pixels = tmp_path / "float.onnx"
+    assert (
+        main(["export", str(saved_model), str(float_pixels), "--dtype", "float32"]) == 0
+    )
+    capsys.readouterr()
+    assert main(["predict", str(float_pixels), str(tmp_path / "digits.npy")]) == 0
+    assert capsys.readouterr().out == from_skmnist
+
+
+def test_cli_help_lists_and_describes_export(capsys):
+    assert main(["--help"]) == 0
+    assert "export" in capsys.readouterr().out
+    assert main(["export", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: sk-mnist export") and "--dtype" in out
 
 
 def test_cli_predict_with_onnx_imports_neither_keras_nor_tensorflow(
