@@ -27,6 +27,7 @@ _PUBLIC = {
     "load": "sk_mnist.persistence",
     "load_mnist": "sk_mnist.datasets",
     "make_mnist_pipeline": "sk_mnist.pipeline",
+    "to_onnx": "sk_mnist.export",
 }
 
 __all__ = sorted(_PUBLIC)

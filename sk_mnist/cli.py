@@ -1,7 +1,7 @@
 """Command line ``sk-mnist`` (also ``python -m sk_mnist``).
 
-Subcommands ``train``, ``evaluate``, ``search`` and ``predict``; with none it
-runs the book's example (train on MNIST, print fit time and test accuracy). A
+Subcommands ``train``, ``evaluate``, ``search``, ``predict`` and ``export``; with
+none it runs the book's example (train on MNIST, print fit time and test accuracy). A
 user mistake prints one line ``sk-mnist...: error: ...`` on stderr and exits
 with status 2.
 """
@@ -234,6 +234,54 @@ def _search(args):
     return 0
 
 
+def _onnx_session(path):
+    """An onnxruntime session for an ONNX model written by ``sk-mnist export``.
+
+    Imports neither Keras nor TensorFlow (nor skl2onnx): onnxruntime alone.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise _UserError(f"{path}: no such model file")
+    try:
+        import onnxruntime
+    except ImportError:
+        raise _UserError(
+            "predicting with an .onnx model needs onnxruntime; install it with "
+            "pip install 'sk_mnist[onnx]'"
+        ) from None
+    try:
+        session = onnxruntime.InferenceSession(
+            str(path), providers=["CPUExecutionProvider"]
+        )
+    except Exception as exc:  # onnxruntime raises its own classes for bad files
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise _UserError(f"{path}: not an ONNX model ({reason})") from None
+    kind = session.get_modelmeta().custom_metadata_map.get("sk_mnist.input")
+    outputs = [output.name for output in session.get_outputs()]
+    if kind is None or outputs != ["label", "probabilities"]:
+        raise _UserError(
+            f"{path}: not an ONNX model written by 'sk-mnist export' or "
+            "sk_mnist.to_onnx"
+        )
+    if kind != "pixels":
+        raise _UserError(
+            f"{path}: this ONNX model takes feature rows, not images; export a "
+            "pipeline that starts with PixelScaler to predict image files"
+        )
+    return session
+
+
+def _predict_onnx(session, images):
+    """Labels and probabilities of ``images`` (n, 28, 28) uint8 by onnxruntime."""
+    import numpy as np
+
+    (model_input,) = session.get_inputs()
+    dtype = np.uint8 if model_input.type == "tensor(uint8)" else np.float32
+    X = images.astype(dtype).reshape((len(images), *model_input.shape[1:]))
+    labels, proba = session.run(None, {model_input.name: X})
+    return labels, proba
+
+
 def _predict(args):
     import numpy as np
 
@@ -242,7 +290,10 @@ def _predict(args):
     for path in args.files:  # a mistyped name is said before TensorFlow loads
         if not Path(path).is_file():
             raise _UserError(f"{path}: no such file")
-    model = _load_model(args.model)
+    if Path(args.model).suffix.lower() == ".onnx":
+        model = _onnx_session(args.model)  # onnxruntime only: no TensorFlow
+    else:
+        model = _load_model(args.model)
     names, digits = [], []
     for path in args.files:
         images = read_digits(path)  # ImageReadError: exit 2
@@ -251,11 +302,32 @@ def _predict(args):
         else:
             names.append(str(path))
         digits.append(images)
-    proba = model.predict_proba(np.concatenate(digits))
-    best = proba.argmax(axis=1)
+    images = np.concatenate(digits)
+    if hasattr(model, "predict_proba"):  # an sk_mnist model, else onnxruntime
+        proba = model.predict_proba(images)
+        labels = model.classes_[proba.argmax(axis=1)]
+    else:
+        labels, proba = _predict_onnx(model, images)
     width = max(len(name) for name in names)
-    for name, index, row in zip(names, best, proba):
-        print(f"{name:<{width}}  {model.classes_[index]}  {row[index]:.4f}")
+    for name, label, row in zip(names, labels, proba):
+        print(f"{name:<{width}}  {label}  {row.max():.4f}")
+    return 0
+
+
+def _export(args):
+    try:
+        from sk_mnist.export import to_onnx
+    except ImportError as exc:
+        raise _UserError(str(exc)) from None
+    model = _load_model(args.model)
+    try:
+        to_onnx(model, args.output, dtype=args.dtype)
+    except (TypeError, ValueError) as exc:  # a step or activation without converter
+        raise _UserError(f"{args.model}: {exc}") from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise _UserError(f"cannot write {args.output}: {reason}") from None
+    print(f"ONNX model written to {args.output}")
     return 0
 
 
@@ -464,9 +536,32 @@ def _build_parser():
         "in .npy arrays of shape (28, 28) or (n, 28, 28). Prints the file name, "
         "the digit and its probability, one line per image.",
     )
-    predict.add_argument("model", metavar="MODEL", help="a saved model file")
+    predict.add_argument(
+        "model",
+        metavar="MODEL",
+        help="a saved model file, or an .onnx file from 'sk-mnist export' (then "
+        "onnxruntime runs it, without TensorFlow)",
+    )
     predict.add_argument("files", metavar="FILE", nargs="+", help="images or .npy")
     predict.set_defaults(run=_predict)
+
+    export = commands.add_parser(
+        "export",
+        help="write a saved model as ONNX, for onnxruntime without sk_mnist",
+        description="Convert a model saved by 'sk-mnist train' to an ONNX file "
+        "(needs skl2onnx: pip install 'sk_mnist[onnx]'). Input X: uint8 images "
+        "(n, 28, 28); outputs label and probabilities.",
+    )
+    export.add_argument("model", metavar="MODEL", help="a saved model file")
+    export.add_argument("output", metavar="OUT.onnx", help="the ONNX file to write")
+    export.add_argument(
+        "--dtype",
+        choices=["uint8", "float32"],
+        default=None,
+        help="type of the input X (default: uint8 for a pipeline starting with "
+        "PixelScaler, else float32)",
+    )
+    export.set_defaults(run=_export)
     return parser
 
 

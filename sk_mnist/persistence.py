@@ -13,14 +13,24 @@ The file is a zip archive holding
 
 Nothing in it is unpickled, and no name in it is imported: classes are looked up
 in :data:`SAFE_CLASSES`, everything else is refused.
+
+Reading is bounded: every member's declared size is checked against
+:data:`MAX_UNCOMPRESSED_BYTES` (in total, the networks' inner members included)
+before anything is decompressed, each ``.npy`` header against its member's real
+size and against the manifest before an array is allocated, and the manifest's
+nesting depth against :data:`MAX_MANIFEST_DEPTH` before it is parsed. Every
+failure to read a file is a :class:`ModelFormatError` naming the file.
 """
 
 import io
 import json
+import math
 import os
 import re
 import tempfile
+import warnings
 import zipfile
+import zlib
 from collections import defaultdict
 from pathlib import Path
 
@@ -47,8 +57,18 @@ __all__ = [
 ]
 
 FORMAT_NAME = "sk_mnist.model"
-FORMAT_VERSION = 1
+#: Version 2 records each array's shape and dtype in the manifest and may store
+#: Keras optimizer classes; version 1 files are read as well.
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
+
+#: The most bytes :func:`load` decompresses from one file, all members together,
+#: and again from a network's inner members. The book's fitted pipeline unpacks
+#: to 3.3 MB. Pass ``load(path, max_bytes=...)`` to read a bigger model.
+MAX_UNCOMPRESSED_BYTES = 2**30
+#: The deepest nesting of lists and objects the manifest may have (the format
+#: writes about 10 levels).
+MAX_MANIFEST_DEPTH = 64
 
 #: The only classes a model file may name, by the name written in the file.
 SAFE_CLASSES = {
@@ -104,15 +124,25 @@ class _Writer:
             return self.add("network-", ".keras", Path(path).read_bytes())
 
 
+# What to do instead, by the parameter that cannot be stored.
+_HINTS = {
+    "optimizer": "use a Keras built-in optimizer: a name ('rmsprop', 'adam'), a "
+    "class (keras.optimizers.Adam) or an instance of one without a schedule",
+    "loss": "use a Keras built-in loss: a name ('categorical_crossentropy'), a "
+    "class or an instance of one",
+    "callbacks": "set_params(callbacks=None) after training",
+    "activation": "use an activation's name, for example activation='relu'",
+}
+
+
 def _unsupported(what, value):
+    hint = _HINTS.get(what.rsplit(".", 1)[-1], "replace it with plain data")
     return TypeError(
         f"sk_mnist.dump cannot store {what} = {value!r} (of type "
         f"{type(value).__name__}) in the safe format, which holds only numbers, "
         "strings, lists, dicts, NumPy arrays, Keras' built-in optimizers and "
-        "losses, and the networks MNISTClassifier builds. Replace it with a "
-        "name or a built-in (for example set_params(callbacks=None) after "
-        "training, or activation='relu'), or use pickle/joblib for files you "
-        "trust."
+        "losses, and the networks MNISTClassifier builds. To store it, "
+        f"{hint}; or use pickle/joblib for files you trust."
     )
 
 
@@ -151,7 +181,12 @@ def _encode(value, writer, what):
             value = value.astype(str)
         if value.dtype.kind not in "biufU":
             raise _unsupported(what, value)
-        return {"__ndarray__": writer.array(value), "object": as_object}
+        return {
+            "__ndarray__": writer.array(value),
+            "object": as_object,
+            "shape": list(value.shape),
+            "dtype": value.dtype.str,
+        }
     if isinstance(value, np.dtype):
         if value.fields is not None or value.kind not in "biufUO":
             raise _unsupported(what, value)
@@ -169,6 +204,13 @@ def _encode(value, writer, what):
         }
     if isinstance(value, np.random.RandomState):
         return {"__random_state__": _encode(value.get_state(), writer, what)}
+    if isinstance(value, type):
+        for tag, module in (
+            ("__keras_optimizer_class__", keras.optimizers),
+            ("__keras_loss_class__", keras.losses),
+        ):
+            if getattr(module, value.__name__, None) is value:
+                return {tag: value.__name__}
     for tag, module in (
         ("__keras_optimizer__", keras.optimizers),
         ("__keras_loss__", keras.losses),
@@ -305,9 +347,12 @@ def dump(estimator, path):
 
 
 class _Reader:
-    def __init__(self, archive, source):
+    """Reads the members of one archive, within a budget of decompressed bytes."""
+
+    def __init__(self, archive, source, max_bytes):
         self.archive = archive
         self.source = source
+        self.max_bytes = max_bytes
 
     def error(self, message, cls=ModelFormatError):
         return cls(f"{self.source}: {message}")
@@ -316,23 +361,166 @@ class _Reader:
         if not isinstance(name, str) or not name.startswith(prefix):
             raise self.error(f"bad member reference {name!r}.")
         try:
-            return self.archive.read(name)
+            info = self.archive.getinfo(name)
         except KeyError:
             raise self.error(f"member {name!r} is missing.") from None
-
-    def array(self, name):
-        try:
-            return np.load(io.BytesIO(self.member(name, "arrays/")), allow_pickle=False)
-        except ValueError as exc:
+        # Sizes were checked against the budget when the archive was opened;
+        # zipfile stops at the declared size, and read() is bounded again here.
+        with self.archive.open(info) as member:
+            data = member.read(info.file_size + 1)
+        if len(data) != info.file_size:
             raise self.error(
-                f"array {name!r} cannot be read without pickle ({exc}).",
-                UnsafeModelFileError,
+                f"member {name!r} holds {len(data)} bytes, but its header says "
+                f"{info.file_size}."
+            )
+        return data
+
+    def array(self, name, shape=None, dtype=None):
+        data = self.member(name, "arrays/")
+        buffer = io.BytesIO(data)
+        try:
+            version = np.lib.format.read_magic(buffer)
+            if version == (1, 0):
+                header = np.lib.format.read_array_header_1_0(buffer)
+            elif version == (2, 0):
+                header = np.lib.format.read_array_header_2_0(buffer)
+            else:
+                raise ValueError(f".npy format version {version} is not supported")
+        except Exception as exc:  # ValueError, or a tokenizer's error in the dict
+            raise self.error(
+                f"array {name!r} has a malformed header ({exc})."
             ) from None
+        found_shape, fortran_order, found_dtype = header
+        if found_dtype.hasobject:
+            raise self.error(
+                f"array {name!r} cannot be read without pickle (dtype {found_dtype}).",
+                UnsafeModelFileError,
+            )
+        if found_dtype.fields is not None or found_dtype.kind not in "biufU":
+            raise self.error(
+                f"array {name!r} has dtype {found_dtype}, which the format does not "
+                "hold.",
+                UnsafeModelFileError,
+            )
+        size = math.prod(found_shape) * found_dtype.itemsize
+        if size != len(data) - buffer.tell():
+            raise self.error(
+                f"array {name!r} claims shape {found_shape} of {found_dtype} "
+                f"({size} bytes), but holds {len(data) - buffer.tell()} bytes."
+            )
+        if (shape is not None and list(found_shape) != shape) or (
+            dtype is not None and found_dtype.str != dtype
+        ):
+            raise self.error(
+                f"array {name!r} has shape {found_shape} and dtype "
+                f"{found_dtype.str}, but the manifest says {shape} and {dtype}."
+            )
+        array = np.frombuffer(data, dtype=found_dtype, offset=buffer.tell())
+        order = "F" if fortran_order else "C"
+        return array.reshape(found_shape, order=order).copy()
+
+    def _check_network_config(self, name, text):
+        """The network is a Dense stack whose weights fit in the byte budget.
+
+        Checked before Keras builds it: Keras allocates the weights a
+        configuration declares before it reads any.
+        """
+        try:
+            if _nesting_depth(text.decode("utf-8")) > MAX_MANIFEST_DEPTH:
+                raise ValueError("nested too deeply")
+            config = json.loads(text)
+            layers = config["config"]["layers"]
+            kinds = [layer["class_name"] for layer in layers]
+            if config["class_name"] != "Sequential" or not set(kinds) <= (
+                _NETWORK_LAYERS
+            ):
+                raise self.error(
+                    f"the network {name!r} is not one MNISTClassifier builds (a "
+                    f"Sequential of Dense layers); it holds {sorted(set(kinds))}.",
+                    UnsafeModelFileError,
+                )
+            width, weights = None, 0
+            for layer in layers:
+                if layer["class_name"] == "InputLayer":
+                    width = layer["config"]["batch_shape"][-1]
+                    continue
+                units = layer["config"]["units"]
+                if width is None:
+                    width = layer["build_config"]["input_shape"][-1]
+                if not all(
+                    isinstance(n, int) and not isinstance(n, bool) and n > 0
+                    for n in (width, units)
+                ):
+                    raise ValueError(f"a Dense layer of {units} units on {width}")
+                weights += (width + 1) * units
+                width = units
+        except ModelFormatError:
+            raise
+        except Exception as exc:
+            raise self.error(
+                f"the network {name!r} has a malformed configuration "
+                f"({type(exc).__name__}: {exc})."
+            ) from None
+        # Weights and up to two optimizer slots each, in float64 at most.
+        if 3 * 8 * weights > self.max_bytes:
+            raise self.error(
+                f"the network {name!r} declares {weights} weights, more than the "
+                f"limit of {self.max_bytes} bytes holds; pass load(..., "
+                "max_bytes=...) to read bigger models from files you trust."
+            )
+
+    def _check_weights_file(self, name, data):
+        """The arrays the weights file declares fit in the byte budget.
+
+        An HDF5 dataset may declare any shape in a few bytes; Keras would
+        allocate it whole when it reads the weights.
+        """
+        import h5py
+
+        declared = []
+        try:
+            with h5py.File(io.BytesIO(data), "r") as weights:
+                weights.visititems(
+                    lambda _, item: (
+                        declared.append(item.size * item.dtype.itemsize)
+                        if isinstance(item, h5py.Dataset)
+                        else None
+                    )
+                )
+        except Exception as exc:
+            raise self.error(
+                f"the network {name!r} has an unreadable weights file "
+                f"({type(exc).__name__}: {exc})."
+            ) from None
+        if sum(declared) > self.max_bytes:
+            raise self.error(
+                f"the network {name!r} declares {sum(declared)} bytes of weights, "
+                f"more than the limit of {self.max_bytes}; pass load(..., "
+                "max_bytes=...) to read bigger models from files you trust."
+            )
 
     def network(self, name):
         import keras
 
         data = self.member(name, "network-")
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as inner:
+                inner_size = sum(info.file_size for info in inner.infolist())
+                if inner_size > self.max_bytes:
+                    raise self.error(
+                        f"the network {name!r} unpacks to {inner_size} bytes, more "
+                        f"than the limit of {self.max_bytes}; pass load(..., "
+                        "max_bytes=...) to read bigger models from files you "
+                        "trust to be models."
+                    )
+                config = inner.read("config.json")
+                weights = inner.read("model.weights.h5")
+        except (zipfile.BadZipFile, KeyError, ValueError, EOFError) as exc:
+            raise self.error(
+                f"the network {name!r} is not a Keras archive ({exc})."
+            ) from None
+        self._check_network_config(name, config)
+        self._check_weights_file(name, weights)
         with tempfile.TemporaryDirectory() as folder:
             path = os.path.join(folder, "network.keras")
             Path(path).write_bytes(data)
@@ -359,7 +547,7 @@ def _decode(value, reader):
         return value
     if isinstance(value, list):
         return [_decode(v, reader) for v in value]
-    if not isinstance(value, dict) or len(value) not in (1, 2):
+    if not isinstance(value, dict) or not value:
         raise reader.error(f"unexpected value {value!r} in the manifest.")
     tag = next(iter(value))
     body = value[tag]
@@ -367,11 +555,19 @@ def _decode(value, reader):
         return float(body)
     if tag == "__scalar__" and isinstance(body, str):
         dtype = _dtype(body, reader)
-        if dtype.kind not in "biuf":
-            raise reader.error(f"scalar of dtype {body!r} is not allowed.")
-        return dtype.type(_decode(value.get("value"), reader))
+        number = _decode(value.get("value"), reader)
+        if dtype.kind not in "biuf" or isinstance(number, bool) != (dtype.kind == "b"):
+            raise reader.error(f"malformed scalar {value!r} in the manifest.")
+        if not isinstance(number, (bool, int, float)):
+            raise reader.error(f"malformed scalar {value!r} in the manifest.")
+        return dtype.type(number)
     if tag == "__ndarray__":
-        array = reader.array(body)
+        shape, dtype = value.get("shape"), value.get("dtype")
+        if not (shape is None or isinstance(shape, list)) or not (
+            dtype is None or isinstance(dtype, str)
+        ):
+            raise reader.error(f"malformed array entry {value!r} in the manifest.")
+        array = reader.array(body, shape, dtype)
         return array.astype(object) if value.get("object") is True else array
     if tag == "__dtype__" and isinstance(body, str):
         return _dtype(body, reader)
@@ -391,6 +587,8 @@ def _decode(value, reader):
         return state
     if tag in ("__keras_optimizer__", "__keras_loss__"):
         return _keras_builtin(tag, body, reader)
+    if tag in ("__keras_optimizer_class__", "__keras_loss_class__"):
+        return _keras_builtin_class(tag, body, reader)
     raise reader.error(
         f"unknown entry {tag!r} in the manifest; only data tags are allowed.",
         UnsafeModelFileError,
@@ -411,22 +609,33 @@ def _dtype(text, reader):
     return dtype
 
 
-def _keras_builtin(tag, body, reader):
+def _keras_base(tag):
     import keras
 
-    module = keras.optimizers if tag == "__keras_optimizer__" else keras.losses
-    base = (
-        keras.optimizers.Optimizer if module is keras.optimizers else keras.losses.Loss
-    )
-    if not isinstance(body, dict) or not isinstance(body.get("config"), dict):
-        raise reader.error(f"malformed {tag} entry.")
-    cls = getattr(module, str(body.get("class_name")), None)
+    if "optimizer" in tag:
+        return keras.optimizers, keras.optimizers.Optimizer
+    return keras.losses, keras.losses.Loss
+
+
+def _keras_class(tag, name, reader):
+    module, base = _keras_base(tag)
+    cls = getattr(module, name, None) if isinstance(name, str) else None
     if not (isinstance(cls, type) and issubclass(cls, base)):
         raise reader.error(
-            f"{body.get('class_name')!r} is not a built-in Keras "
-            f"{base.__name__.lower()}.",
+            f"{name!r} is not a built-in Keras {base.__name__.lower()}.",
             UnsafeModelFileError,
         )
+    return cls
+
+
+def _keras_builtin_class(tag, body, reader):
+    return _keras_class(tag, body, reader)
+
+
+def _keras_builtin(tag, body, reader):
+    if not isinstance(body, dict) or not isinstance(body.get("config"), dict):
+        raise reader.error(f"malformed {tag} entry.")
+    cls = _keras_class(tag, body.get("class_name"), reader)
     config = body["config"]
     if not all(
         v is None or isinstance(v, (bool, int, float, str)) for v in config.values()
@@ -452,13 +661,14 @@ def _decode_estimator(node, reader):
     if node.get("class") == "passthrough":
         return "passthrough"
     cls = _class(node.get("class"), reader)
+    name = node["class"]
     params = node.get("params")
     if not isinstance(params, dict):
-        raise reader.error(f"malformed parameters of {node['class']}.")
+        raise reader.error(f"malformed parameters of {name}.")
     params = {key: _decode(value, reader) for key, value in params.items()}
     unknown = set(params) - set(cls._get_param_names())
     if unknown:
-        raise reader.error(f"unknown parameters {sorted(unknown)} of {node['class']}.")
+        raise reader.error(f"unknown parameters {sorted(unknown)} of {name}.")
     if cls is Pipeline:
         steps = node.get("steps")
         if not isinstance(steps, list) or not all(
@@ -466,54 +676,208 @@ def _decode_estimator(node, reader):
         ):
             raise reader.error("malformed Pipeline steps.")
         params["steps"] = [(n, _decode_estimator(s, reader)) for n, s in steps]
-        return Pipeline(**params)
+        pipeline = Pipeline(**params)
+        _validate(pipeline, name, reader)
+        pipeline._validate_steps()
+        return pipeline
     estimator = cls(**params)
+    _validate(estimator, name, reader)
     state = node.get("state") or {}
     if not isinstance(state, dict) or not all(
         isinstance(k, str) and _FITTED_ATTRIBUTE.match(k) and k not in _REBUILT
         for k in state
     ):
-        raise reader.error(f"malformed fitted state of {node['class']}.")
+        raise reader.error(f"malformed fitted state of {name}.")
     for key, value in state.items():
         setattr(estimator, key, _decode(value, reader))
-    if isinstance(estimator, MNISTClassifier) and "network" in node:
-        _rebuild_classifier(estimator, node, reader)
+    if isinstance(estimator, MNISTClassifier):
+        if "network" in node:
+            _rebuild_classifier(estimator, node, reader)
+        elif state:
+            raise reader.error(f"{name} has a fitted state but no network.")
+    elif state:
+        _check_fitted_transformer(estimator, name, reader)
     return estimator
 
 
-def _rebuild_classifier(clf, node, reader):
+def _validate(estimator, name, reader):
+    """Check the parameters through scikit-learn's constraints."""
+    if not hasattr(type(estimator), "_parameter_constraints"):
+        return  # PixelScaler: no parameters
     try:
-        classes, n_features = clf.classes_, int(clf.n_features_in_)
-        history = node.get("history") or {}
-        clf.history_ = defaultdict(
-            list, {str(k): [float(v) for v in vals] for k, vals in history.items()}
-        )
-        model = reader.network(node["network"])
-        if model.input_shape[-1] != n_features or model.output_shape[-1] != len(
-            classes
+        estimator._validate_params()
+    except ValueError as exc:  # InvalidParameterError is a ValueError
+        raise reader.error(f"invalid parameters of {name}: {exc}") from None
+
+
+def _check_fitted_transformer(estimator, name, reader):
+    """A fitted scikit-learn transformer: its arrays match ``n_features_in_``."""
+    n_features = getattr(estimator, "n_features_in_", None)
+    if not (isinstance(n_features, int) and not isinstance(n_features, bool)):
+        raise reader.error(f"{name} is fitted but has no n_features_in_.")
+    if isinstance(estimator, StandardScaler):
+        needed = ("mean_",) * estimator.with_mean + ("scale_",) * estimator.with_std
+    elif isinstance(estimator, MinMaxScaler):
+        needed = ("min_", "scale_", "data_min_", "data_max_")
+    elif isinstance(estimator, MaxAbsScaler):
+        needed = ("max_abs_", "scale_")
+    else:
+        needed = ()
+    for key in needed:
+        value = getattr(estimator, key, None)
+        if not (
+            isinstance(value, np.ndarray)
+            and value.shape == (n_features,)
+            and value.dtype.kind == "f"
         ):
             raise reader.error(
-                f"the network maps {model.input_shape[-1]} features to "
-                f"{model.output_shape[-1]} classes, but the classifier was fitted on "
-                f"{n_features} features and {len(classes)} classes."
+                f"{name}.{key} must be a float array of shape ({n_features},), "
+                f"got {value!r}."
             )
-        clf.model_ = model
-        clf.target_encoder_ = clf.target_encoder.fit(classes)
-        clf.feature_encoder_ = clf.feature_encoder.fit(
-            np.zeros((1, n_features), dtype=clf.X_dtype_)
+    try:  # the real test: it transforms a row of the right width
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = estimator.transform(np.zeros((1, n_features), dtype=np.float32))
+    except Exception as exc:
+        raise reader.error(
+            f"{name} cannot transform ({type(exc).__name__}: {exc})."
+        ) from None
+    if np.shape(out) != (1, n_features):
+        raise reader.error(f"{name} transforms to shape {np.shape(out)}.")
+
+
+def _rebuild_classifier(clf, node, reader):
+    name = "MNISTClassifier"
+    classes = getattr(clf, "classes_", None)
+    n_features = getattr(clf, "n_features_in_", None)
+    if not (
+        isinstance(classes, np.ndarray) and classes.ndim == 1 and len(classes) >= 1
+    ):
+        raise reader.error(f"{name}.classes_ must be a 1-D array, got {classes!r}.")
+    if len(np.unique(classes)) != len(classes):
+        raise reader.error(f"{name}.classes_ repeats a class: {classes!r}.")
+    if not (isinstance(n_features, int) and not isinstance(n_features, bool)) or (
+        n_features < 1
+    ):
+        raise reader.error(
+            f"{name}.n_features_in_ must be a positive int, got {n_features!r}."
         )
-        clf._initialize_callbacks()
-    except (AttributeError, TypeError) as exc:
-        raise reader.error(f"incomplete MNISTClassifier state ({exc}).") from None
+    expected = {
+        "n_classes_": len(classes),
+        "X_shape_": None,
+        "X_dtype_": None,
+        "y_ndim_": 1,
+        "n_outputs_": 1,
+        "n_outputs_expected_": 1,
+    }
+    for key, value in expected.items():
+        if not hasattr(clf, key):
+            raise reader.error(f"{name} is fitted but has no {key}.")
+        if value is not None and getattr(clf, key) != value:
+            raise reader.error(
+                f"{name}.{key} is {getattr(clf, key)!r}, expected {value!r}."
+            )
+    shape = clf.X_shape_
+    if not (isinstance(shape, tuple) and shape[1:] == (n_features,)):
+        raise reader.error(f"{name}.X_shape_ is {shape!r}, expected (n, {n_features}).")
+    if not isinstance(clf.X_dtype_, np.dtype) or clf.X_dtype_.kind not in "biuf":
+        raise reader.error(f"{name}.X_dtype_ is {clf.X_dtype_!r}, not a number type.")
+    history = node.get("history") or {}
+    if not isinstance(history, dict) or not all(
+        isinstance(v, list) and all(isinstance(x, (int, float)) for x in v)
+        for v in history.values()
+    ):
+        raise reader.error(f"malformed training history of {name}.")
+    model = reader.network(node["network"])
+    if model.input_shape[-1] != n_features or model.output_shape[-1] != len(classes):
+        raise reader.error(
+            f"the network maps {model.input_shape[-1]} features to "
+            f"{model.output_shape[-1]} classes, but the classifier was fitted on "
+            f"{n_features} features and {len(classes)} classes."
+        )
+    clf.history_ = defaultdict(
+        list, {str(k): [float(v) for v in vals] for k, vals in history.items()}
+    )
+    clf.model_ = model
+    clf.target_encoder_ = clf.target_encoder.fit(classes)
+    clf.feature_encoder_ = clf.feature_encoder.fit(
+        np.zeros((1, n_features), dtype=clf.X_dtype_)
+    )
+    clf._initialize_callbacks()
 
 
-def load(path):
+def _nesting_depth(text):
+    """The deepest nesting of ``[`` and ``{`` in JSON text, strings left out."""
+    code = re.sub(r'"(?:[^"\\]|\\.)*"', '""', text)
+    steps = np.frombuffer(code.encode("ascii", "replace"), dtype=np.uint8)
+    change = (steps == ord("[")) | (steps == ord("{"))
+    change = change.astype(np.int64) - ((steps == ord("]")) | (steps == ord("}")))
+    return int(np.cumsum(change).max(initial=0))
+
+
+def _open_manifest(reader):
+    text = reader.member(MANIFEST, MANIFEST)
+    try:
+        text = text.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise reader.error(f"unreadable manifest ({exc}).") from None
+    depth = _nesting_depth(text)
+    if depth > MAX_MANIFEST_DEPTH:
+        raise reader.error(
+            f"the manifest is nested {depth} levels deep; the format allows "
+            f"{MAX_MANIFEST_DEPTH}."
+        )
+    try:
+        manifest = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise reader.error(f"unreadable manifest ({exc}).") from None
+    if (
+        not isinstance(manifest, dict)
+        or manifest.get("format") != FORMAT_NAME
+        or not isinstance(manifest.get("format_version"), int)
+        or isinstance(manifest.get("format_version"), bool)
+    ):
+        raise reader.error("not an sk_mnist model file (wrong manifest).")
+    if manifest["format_version"] > FORMAT_VERSION:
+        raise reader.error(
+            f"written in format version {manifest['format_version']} by a newer "
+            f"sk_mnist; this sk_mnist reads up to version {FORMAT_VERSION}. "
+            "Upgrade sk_mnist (pip install --upgrade sk_mnist) to read it."
+        )
+    return manifest
+
+
+def _check_members(archive, source, max_bytes):
+    """Refuse unknown members and oversized ones before decompressing anything."""
+    infos = archive.infolist()
+    names = [info.filename for info in infos]
+    refused = [name for name in names if not _MEMBER.match(name)]
+    if refused:
+        raise UnsafeModelFileError(
+            f"{source} holds members that are not part of the format: "
+            f"{refused}; nothing was read from them."
+        )
+    if len(set(names)) != len(names):
+        raise ModelFormatError(f"{source} holds the same member twice.")
+    total = sum(info.file_size for info in infos)
+    if total > max_bytes:
+        raise ModelFormatError(
+            f"{source} unpacks to {total} bytes, more than the limit of "
+            f"{max_bytes}; pass load(..., max_bytes=...) to read a bigger model "
+            "from a file you trust to be one."
+        )
+
+
+def load(path, *, max_bytes=None):
     """Read an estimator written by :func:`dump`, without running code from the file.
 
     Parameters
     ----------
     path : str or path-like
         A file written by :func:`dump`.
+    max_bytes : int, default=None
+        The most bytes to decompress from the file, all members together;
+        None means :data:`MAX_UNCOMPRESSED_BYTES` (1 GiB).
 
     Returns
     -------
@@ -521,8 +885,12 @@ def load(path):
 
     Raises
     ------
+    FileNotFoundError
+        If there is no such file.
     ModelFormatError
-        If the file is not an sk_mnist model file, or is truncated or malformed.
+        If the file is not an sk_mnist model file, or is truncated, damaged,
+        malformed, bigger than ``max_bytes`` unpacked, or describes an
+        estimator with invalid parameters or an inconsistent fitted state.
     UnsafeModelFileError
         If the file names a class outside :data:`SAFE_CLASSES`, holds anything
         but the manifest, ``.npy`` arrays and ``.keras`` networks, or a network
@@ -540,6 +908,7 @@ def load(path):
     """
     path = Path(path)
     source = f"sk_mnist model file {str(path)!r}"
+    max_bytes = MAX_UNCOMPRESSED_BYTES if max_bytes is None else int(max_bytes)
     if not path.is_file():
         raise FileNotFoundError(f"{source} does not exist.")
     if not zipfile.is_zipfile(path):
@@ -548,34 +917,31 @@ def load(path):
             "truncated). Files made with pickle or joblib are read with "
             "joblib.load, and only if you trust them."
         )
+    if path.stat().st_size > max_bytes:
+        raise ModelFormatError(
+            f"{source} is {path.stat().st_size} bytes, more than the limit of "
+            f"{max_bytes}; pass load(..., max_bytes=...) to read a bigger model."
+        )
     try:
         with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
-            refused = [name for name in names if not _MEMBER.match(name)]
-            if refused:
-                raise UnsafeModelFileError(
-                    f"{source} holds members that are not part of the format: "
-                    f"{refused}; nothing was read from them."
-                )
-            reader = _Reader(archive, source)
-            try:
-                manifest = json.loads(reader.member(MANIFEST, MANIFEST))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise reader.error(f"unreadable manifest ({exc}).") from None
-            if (
-                not isinstance(manifest, dict)
-                or manifest.get("format") != FORMAT_NAME
-                or not isinstance(manifest.get("format_version"), int)
-            ):
-                raise reader.error("not an sk_mnist model file (wrong manifest).")
-            if manifest["format_version"] > FORMAT_VERSION:
-                raise reader.error(
-                    f"written in format version {manifest['format_version']}; this "
-                    f"sk_mnist reads up to version {FORMAT_VERSION}. Upgrade sk_mnist."
-                )
+            _check_members(archive, source, max_bytes)
+            reader = _Reader(archive, source, max_bytes)
+            manifest = _open_manifest(reader)
             check_versions(manifest.get("versions"), source)
             return _decode_estimator(manifest.get("estimator"), reader)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise
-        raise ModelFormatError(f"{source} is broken or truncated ({exc}).") from None
+    except ModelFormatError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError) as exc:
+        raise ModelFormatError(
+            f"{source} is damaged or truncated ({type(exc).__name__}: {exc})."
+        ) from None
+    except RecursionError:
+        raise ModelFormatError(
+            f"{source}: the manifest is nested too deeply."
+        ) from None
+    except Warning:  # a version warning turned into an error by the caller
+        raise
+    except Exception as exc:  # anything else a damaged file provokes
+        raise ModelFormatError(
+            f"{source} is damaged or malformed ({type(exc).__name__}: {exc})."
+        ) from None

@@ -4,6 +4,9 @@ import io
 import json
 import os
 import pickle
+import struct
+import time
+import warnings
 import zipfile
 
 import keras
@@ -120,6 +123,30 @@ def test_optimizer_instance_and_unfitted_estimators_round_trip(tmp_path):
     assert isinstance(scaler, PixelScaler)
 
 
+def test_optimizer_and_loss_classes_round_trip(tmp_path):
+    clf = MNISTClassifier(
+        optimizer=keras.optimizers.Adam, loss=keras.losses.CategoricalCrossentropy
+    )
+    loaded = load(dump(clf, tmp_path / "clf.skmnist"))
+    assert loaded.optimizer is keras.optimizers.Adam
+    assert loaded.loss is keras.losses.CategoricalCrossentropy
+
+
+def test_an_optimizer_that_cannot_be_stored_gets_a_message_about_optimizers(
+    tmp_path,
+):
+    class MyAdam(keras.optimizers.Adam):
+        pass
+
+    for optimizer in (MyAdam, MyAdam()):
+        with pytest.raises(TypeError, match="optimizer") as info:
+            dump(MNISTClassifier(optimizer=optimizer), tmp_path / "a.skmnist")
+        message = str(info.value)
+        assert "keras.optimizers.Adam" in message
+        assert "callbacks=None" not in message and "activation=" not in message
+    assert os.listdir(tmp_path) == []
+
+
 def test_what_cannot_be_stored_safely_is_refused_at_dump(pipe, tmp_path):
     clf = MNISTClassifier(callbacks=[keras.callbacks.EarlyStopping()])
     with pytest.raises(TypeError, match="callbacks.*set_params\\(callbacks=None\\)"):
@@ -183,7 +210,8 @@ def test_a_keras_archive_with_a_lambda_layer_is_refused(saved, tmp_path):
     lam.save(path)
     with zipfile.ZipFile(saved) as archive:
         network = next(n for n in archive.namelist() if n.startswith("network-"))
-    with pytest.raises(UnsafeModelFileError, match="safe mode"):
+    # Refused from its configuration, before Keras (in safe mode) reads it.
+    with pytest.raises(UnsafeModelFileError, match="Lambda"):
         load(_rewrite(saved, extra={network: path.read_bytes()}))
 
 
@@ -257,7 +285,9 @@ def test_loading_under_the_same_versions_is_silent(saved, recwarn):
 def test_pickles_carry_versions_and_warn_on_mismatch(pipe, make, monkeypatch, data):
     estimator = make(pipe)
     blob = pickle.dumps(estimator)
-    copy = pickle.loads(blob)  # same versions: no warning (filterwarnings=error)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # same versions: any warning fails the test
+        copy = pickle.loads(blob)
     assert not hasattr(copy, _versions.PICKLE_KEY)
     real = _versions.current_versions()
     monkeypatch.setattr(
@@ -316,3 +346,217 @@ def test_public_api_is_exported():
 def test_written_file_is_readable_by_others(tmp_path):
     path = sk_mnist.dump(sk_mnist.PixelScaler(), tmp_path / "scaler.skmnist")
     assert path.stat().st_mode & 0o044 == 0o044  # not mkstemp's private 0o600
+
+
+# --- edited manifests: the rebuilt estimator is validated ---------------------
+
+
+_UNFITTED_CLASSIFIER = {"class": "sk_mnist.MNISTClassifier", "params": {}}
+
+
+def _classifier_node(manifest):
+    return manifest["estimator"]["steps"][1][1]
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (
+            lambda m: _classifier_node(m)["params"].update(
+                epochs={"__scalar__": "<i8", "value": [1, 2]}
+            ),
+            "malformed scalar",
+        ),
+        (
+            lambda m: _classifier_node(m)["params"].update(epochs=-3),
+            "'epochs' parameter of MNISTClassifier must be an int",
+        ),
+        (
+            lambda m: _classifier_node(m)["params"].update(optimizer="no-such"),
+            "'optimizer' parameter",
+        ),
+        (
+            lambda m: _classifier_node(m)["params"].update(
+                batch_size={"__scalar__": "<i8", "value": "x"}
+            ),
+            "malformed scalar",
+        ),
+        (
+            lambda m: _classifier_node(m)["params"].update(
+                batch_size={"__scalar__": "<i8"}
+            ),
+            "malformed scalar",
+        ),
+        (lambda m: _classifier_node(m).update(state={}), "classes_ must be a 1-D"),
+        (
+            lambda m: _classifier_node(m)["state"].pop("classes_"),
+            "classes_ must be a 1-D",
+        ),
+        (
+            lambda m: _classifier_node(m)["state"].update(
+                n_features_in_=783, X_shape_={"__tuple__": [300, 783]}
+            ),
+            "maps 784 features to 10 classes, but the classifier was fitted on 783",
+        ),
+        (
+            lambda m: _classifier_node(m)["state"].update(n_features_in_="784"),
+            "n_features_in_ must be a positive int",
+        ),
+        (
+            lambda m: _classifier_node(m)["state"].update(n_classes_=3),
+            "n_classes_ is 3, expected 10",
+        ),
+        (lambda m: _classifier_node(m).pop("network"), "fitted state but no network"),
+        (
+            lambda m: m["estimator"]["steps"][0].__setitem__(1, _UNFITTED_CLASSIFIER),
+            "transformers",  # a classifier where the scaler should be
+        ),
+    ],
+    ids=[
+        "array-as-scalar",
+        "negative-epochs",
+        "unknown-optimizer",
+        "scalar-of-text",
+        "scalar-without-value",
+        "state-without-arrays",
+        "no-classes",
+        "features-vs-network",
+        "features-as-text",
+        "n-classes",
+        "no-network",
+        "not-a-transformer",
+    ],
+)
+def test_an_edited_manifest_gives_a_model_format_error(saved, change, match):
+    with pytest.raises(ModelFormatError, match=match) as info:
+        load(_rewrite(saved, change))
+    assert "changed-" in str(info.value)  # names the file
+
+
+# --- hostile and damaged files: refused quickly, without large allocations ----
+
+
+def _members(path):
+    with zipfile.ZipFile(path) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def _write_members(path, members):
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+def _declare_size(data, name, size):
+    """A zip whose central directory says member ``name`` unpacks to ``size``."""
+    data = bytearray(data)
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
+        position = archive.start_dir
+    while data[position : position + 4] == b"PK\x01\x02":
+        name_length, extra_length, comment_length = struct.unpack_from(
+            "<HHH", data, position + 28
+        )
+        if data[position + 46 : position + 46 + name_length].decode() == name:
+            struct.pack_into("<I", data, position + 24, size)
+        position += 46 + name_length + extra_length + comment_length
+    return bytes(data)
+
+
+def _refused_quickly(path, match):
+    start = time.perf_counter()
+    with pytest.raises(ModelFormatError, match=match) as info:
+        load(path)
+    assert time.perf_counter() - start < 5
+    assert str(path) in str(info.value)
+
+
+def test_a_flipped_byte_in_a_compressed_member(saved):
+    data = bytearray(saved.read_bytes())
+    with zipfile.ZipFile(saved) as archive:
+        info = archive.getinfo("manifest.json")
+    name_length, extra_length = struct.unpack_from("<HH", data, info.header_offset + 26)
+    start = info.header_offset + 30 + name_length + extra_length
+    data[start + info.compress_size // 2] ^= 0xFF
+    saved.write_bytes(bytes(data))
+    _refused_quickly(saved, "damaged")
+
+
+def test_a_manifest_nested_deeper_than_the_limit(saved):
+    members = _members(saved)
+    manifest = json.loads(members["manifest.json"])
+    deep = "[" * 100_000 + "]" * 100_000
+    text = json.dumps(manifest).replace('"verbose": false', f'"verbose": {deep}', 1)
+    members["manifest.json"] = text.encode()
+    deep_file = _write_members(saved, members)
+    _refused_quickly(deep_file, "nested 100003 levels deep; the format allows 64")
+
+
+def test_an_array_header_claiming_a_trillion_elements(saved):
+    members = _members(saved)
+    name = next(n for n in members if n.startswith("arrays/"))
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f4", "fortran_order": False, "shape": (10**6, 10**6)}
+    )
+    members[name] = header.getvalue() + b"\0" * 64
+    _refused_quickly(_write_members(saved, members), "claims shape")
+
+
+def test_an_array_that_differs_from_the_manifest(saved):
+    members = _members(saved)
+    manifest = json.loads(members["manifest.json"])
+    classes = _classifier_node(manifest)["state"]["classes_"]["__ndarray__"]
+    buffer = io.BytesIO()
+    np.save(buffer, np.arange(11))
+    members[classes] = buffer.getvalue()
+    _refused_quickly(_write_members(saved, members), "but the manifest says")
+
+
+def test_a_member_declaring_a_huge_size_is_refused_before_decompressing(saved):
+    data = _declare_size(saved.read_bytes(), "manifest.json", 0xFFFF_FFF0)
+    saved.write_bytes(data)
+    _refused_quickly(saved, "more than the limit of 1073741824")
+
+
+def test_the_size_limit_can_be_raised(saved, data):
+    size = sum(info.file_size for info in zipfile.ZipFile(saved).infolist())
+    with pytest.raises(ModelFormatError, match="pass load.*max_bytes"):
+        load(saved, max_bytes=size // 2)
+    _, _, X_test = data
+    assert load(saved, max_bytes=4 * size).predict(X_test).shape == (len(X_test),)
+
+
+def test_a_network_archive_declaring_a_huge_member(saved):
+    members = _members(saved)
+    network = next(n for n in members if n.startswith("network-"))
+    inner = zipfile.ZipFile(io.BytesIO(members[network])).namelist()
+    weights = next(n for n in inner if n.endswith(".h5"))
+    members[network] = _declare_size(members[network], weights, 0xFFFF_FFF0)
+    _refused_quickly(_write_members(saved, members), f"'{network}' unpacks to")
+
+
+def test_a_network_declaring_a_billion_weights(saved):
+    members = _members(saved)
+    network = next(n for n in members if n.startswith("network-"))
+    inner = _members(io.BytesIO(members[network]))
+    config = json.loads(inner["config.json"])
+    config["config"]["layers"][1]["config"]["units"] = 10**9
+    inner["config.json"] = json.dumps(config).encode()
+    members[network] = _write_members(io.BytesIO(), inner).getvalue()
+    _refused_quickly(_write_members(saved, members), "declares 795000000010 weights")
+
+
+def test_a_weights_file_declaring_a_huge_array(saved, tmp_path):
+    import h5py
+
+    members = _members(saved)
+    network = next(n for n in members if n.startswith("network-"))
+    inner = _members(io.BytesIO(members[network]))
+    path = tmp_path / "weights.h5"
+    path.write_bytes(inner["model.weights.h5"])
+    with h5py.File(path, "a") as weights:  # a few bytes on disk, 4 TB declared
+        weights.create_dataset("huge", shape=(10**6, 10**6), dtype="f4", chunks=True)
+    inner["model.weights.h5"] = path.read_bytes()
+    members[network] = _write_members(io.BytesIO(), inner).getvalue()
+    _refused_quickly(_write_members(saved, members), "bytes of weights, more than")
