@@ -125,6 +125,8 @@ def test_search_prints_ranked_table_writes_csv_and_heatmap(tmp_path, capsys):
     )  # fmt: skip
     assert status == 0
     assert "rank_test_score" in out and "mean_fit_time" in out and "best: " in out
+    assert "with EpochGridSearchCV" in out
+    assert "(fits per fold: 1; GridSearchCV's: 2)" in out
     results = pd.read_csv(csv)
     assert len(results) == 2
     assert list(results["rank_test_score"]) == sorted(results["rank_test_score"])

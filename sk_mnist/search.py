@@ -1,0 +1,506 @@
+"""EpochGridSearchCV: a grid search over epochs at the cost of the longest candidate.
+
+``GridSearchCV`` fits every candidate from scratch: ``epochs: [1, 3, 5]`` trains
+1 + 3 + 5 = 9 epochs per fold where 5 would do. A seeded Keras fit is the same
+network after epoch 3 whether it was asked for 3 epochs or for 5, so candidates
+that differ only in ``epochs`` can share one fit per fold, to their largest
+``epochs``, with the network scored as it stood after each epoch a candidate
+asks for. scikit-learn does the same for its own path estimators
+(``LogisticRegressionCV``, ``LassoCV``: one pass per fold, every value scored).
+"""
+
+import time
+import warnings
+
+from sklearn.base import _fit_context, clone, is_classifier
+from sklearn.metrics._scorer import _MultimetricScorer
+from sklearn.model_selection import GridSearchCV, ParameterGrid
+from sklearn.model_selection._split import check_cv
+from sklearn.model_selection._validation import (
+    _fit_and_score,
+    _insert_error_scores,
+    _num_samples,
+    _score,
+    _warn_or_raise_about_fit_failures,
+)
+from sklearn.pipeline import Pipeline
+from sklearn.utils.metaestimators import _safe_split
+from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.validation import _check_method_params, indexable
+
+__all__ = ["EpochGridSearchCV"]
+
+
+def _classifier_prefix(estimator):
+    """``"classifier__"`` for the book's pipeline, ``""`` for a bare classifier.
+
+    Follows the last step of (nested) pipelines; None when the estimator found
+    there is not an ``MNISTClassifier``.
+    """
+    from sk_mnist.classifier import MNISTClassifier
+
+    prefix = ""
+    while isinstance(estimator, Pipeline):
+        name, estimator = estimator.steps[-1]
+        prefix += f"{name}__"
+    return prefix if isinstance(estimator, MNISTClassifier) else None
+
+
+def _same_value(a, b):
+    """True when two parameter values are certainly the same (else False)."""
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    try:
+        return bool(a == b)
+    except Exception:  # arrays and other objects without a plain equality
+        return False
+
+
+def _same_params(a, b):
+    return a.keys() == b.keys() and all(_same_value(a[k], b[k]) for k in a)
+
+
+def _epoch_snapshots(epochs):
+    """A Keras callback keeping the weights, and the time, after the given epochs.
+
+    Built on call: ``sk_mnist.search`` itself imports no TensorFlow.
+    """
+    import keras
+
+    class EpochSnapshots(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch + 1 in epochs:
+                self.times[epoch + 1] = time.time()
+                self.weights[epoch + 1] = self.model.get_weights()
+
+    snapshots = EpochSnapshots()
+    snapshots.weights, snapshots.times = {}, {}
+    return snapshots
+
+
+def _print_end(verbose, parameters, split_progress, candidate_progress, result):
+    """The line ``_fit_and_score`` prints at the end of a fit, for a shared fit."""
+    if verbose <= 1:
+        return
+    progress = ""
+    if verbose > 2:
+        progress = f" {split_progress[0] + 1}/{split_progress[1]}"
+        if verbose > 9:
+            progress += f"; {candidate_progress[0] + 1}/{candidate_progress[1]}"
+    message = ", ".join(f"{k}={parameters[k]}" for k in sorted(parameters))
+    message += "; shared fit"
+    if verbose > 2:
+        scores = result["test_scores"]
+        if isinstance(scores, dict):
+            message += "".join(f" {k}: {v:.3f}" for k, v in sorted(scores.items()))
+        else:
+            message += f", score={scores:.3f}"
+    total = result["fit_time"] + result["score_time"]
+    message += f" total time={total:.1f}s"
+    start = f"[CV{progress}] END "
+    print(start + "." * (80 - len(start) - len(message)) + message)
+
+
+def _fit_epochs_and_score(
+    estimator,
+    X,
+    y,
+    *,
+    scorer,
+    train,
+    test,
+    verbose,
+    candidates,
+    prefix,
+    fit_params,
+    score_params,
+    return_train_score,
+    error_score,
+    split_progress,
+    n_candidates,
+):
+    """One fit on one fold for candidates that differ only in epochs.
+
+    Trains to the largest ``epochs`` of ``candidates`` (a list of
+    ``(index, params, epochs)``), keeping the weights after each epoch asked
+    for, then scores each candidate on the network of its epoch. Returns a list
+    of ``(index, result)`` with ``result`` shaped as ``_fit_and_score``'s. If the
+    shared fit fails, each candidate is fitted on its own, as ``GridSearchCV``
+    does, so that failures and ``error_score`` come out the same.
+    """
+    epochs_key, callbacks_key = f"{prefix}epochs", f"{prefix}callbacks"
+    fresh = clone(estimator)
+    needed = [epochs for _, _, epochs in candidates]
+    snapshots = _epoch_snapshots(set(needed))
+    shared_params = clone(dict(candidates[0][1]), safe=False)
+    shared_params[epochs_key] = max(needed)
+    shared_params[callbacks_key] = [snapshots]
+    estimator.set_params(**shared_params)
+
+    all_fit_params = fit_params or {}
+    fit_params = _check_method_params(X, params=all_fit_params, indices=train)
+    score_params = score_params or {}
+    score_params_train = _check_method_params(X, params=score_params, indices=train)
+    score_params_test = _check_method_params(X, params=score_params, indices=test)
+
+    start = time.time()
+    X_train, y_train = _safe_split(estimator, X, y, train)
+    X_test, y_test = _safe_split(estimator, X, y, test, train)
+    try:
+        estimator.fit(X_train, y_train, **fit_params)
+        end = time.time()
+        failed = not set(needed) <= snapshots.weights.keys()  # stopped early
+    except Exception:
+        if error_score == "raise":
+            raise
+        failed = True
+    if failed:
+        # Each candidate on its own, as GridSearchCV fits it: its own failure,
+        # error_score and warning.
+        return [
+            (
+                index,
+                _fit_and_score(
+                    clone(fresh),
+                    X,
+                    y,
+                    scorer=scorer,
+                    train=train,
+                    test=test,
+                    verbose=verbose,
+                    parameters=params,
+                    fit_params=all_fit_params,
+                    score_params=score_params,
+                    return_train_score=return_train_score,
+                    return_n_test_samples=True,
+                    return_times=True,
+                    split_progress=split_progress,
+                    candidate_progress=(index, n_candidates),
+                    error_score=error_score,
+                ),
+            )
+            for index, params, _ in candidates
+        ]
+
+    classifier = estimator
+    while isinstance(classifier, Pipeline):
+        classifier = classifier.steps[-1][1]
+    history = classifier.history_
+    results = []
+    for index, params, epochs in candidates:
+        # The estimator as the candidate's own fit would have left it, as far
+        # as scoring can tell: its parameters, weights and history.
+        estimator.set_params(**{epochs_key: epochs, callbacks_key: None})
+        classifier.model_.set_weights(snapshots.weights[epochs])
+        classifier.history_ = {key: values[:epochs] for key, values in history.items()}
+        score_start = time.time()
+        result = {
+            "fit_error": None,
+            "test_scores": _score(
+                estimator, X_test, y_test, scorer, score_params_test, error_score
+            ),
+            "n_test_samples": _num_samples(X_test),
+            # The time this fit took to reach the candidate's last epoch: what
+            # the candidate costs alone (the largest gets the whole fit).
+            "fit_time": (end if epochs == max(needed) else snapshots.times[epochs])
+            - start,
+        }
+        result["score_time"] = time.time() - score_start
+        if return_train_score:
+            result["train_scores"] = _score(
+                estimator, X_train, y_train, scorer, score_params_train, error_score
+            )
+        _print_end(verbose, params, split_progress, (index, n_candidates), result)
+        results.append((index, result))
+    return results
+
+
+class EpochGridSearchCV(GridSearchCV):
+    """``GridSearchCV`` that trains candidates differing only in epochs once per fold.
+
+    Same constructor, attributes and ``cv_results_`` as
+    :class:`~sklearn.model_selection.GridSearchCV`, for an ``MNISTClassifier``
+    or a pipeline ending in one. Candidates whose parameters are equal but for
+    ``epochs`` (``classifier__epochs`` in a pipeline) share one fit per fold, to
+    their largest ``epochs``; each is scored on the network as it stood after
+    its own epoch. ``epochs: [1, 3, 5]`` trains 5 epochs per fold instead of 9.
+
+    With ``random_state`` set (an int or a ``RandomState``), every score is the
+    one ``GridSearchCV`` gives, bit for bit: a seeded fit reaches the same
+    weights after epoch 3 whether it runs for 3 epochs or 5. Unseeded, scores
+    agree in distribution only, and the candidates of one fit are correlated
+    (they share the first epochs of one run).
+
+    Where sharing could change the result, candidates are fitted separately,
+    exactly as ``GridSearchCV`` fits them, and a ``UserWarning`` says so:
+    ``callbacks`` (EarlyStopping, learning-rate schedulers, any other: they may
+    change training or depend on the number of epochs) and fit parameters other
+    than ``sample_weight``. A shared fit that raises is redone candidate by
+    candidate, so failures and ``error_score`` come out as in ``GridSearchCV``.
+    Any other estimator raises ``TypeError``.
+
+    ``fit_time`` of a candidate is the time its shared fit took to reach the
+    end of the candidate's last epoch (the largest ``epochs`` gets the whole
+    fit): what the candidate would have cost alone. The mean fit times of one
+    group therefore add up to more than the time spent; ``score_time`` is each
+    candidate's own.
+
+    Parameters
+    ----------
+    estimator, param_grid, scoring, n_jobs, refit, cv, verbose, pre_dispatch, \
+error_score, return_train_score
+        As for :class:`~sklearn.model_selection.GridSearchCV`. ``n_jobs`` runs
+        (group of candidates, fold) tasks in parallel through joblib, the Dask
+        backend included.
+
+    Attributes
+    ----------
+    cv_results_, best_estimator_, best_score_, best_params_, best_index_, \
+scorer_, n_splits_, refit_time_, multimetric_
+        As for :class:`~sklearn.model_selection.GridSearchCV`.
+    shared_fits_ : list of list of int
+        Indices into ``cv_results_["params"]`` of the candidates trained by one
+        fit per fold; a candidate fitted alone is a list of one.
+
+    See Also
+    --------
+    sklearn.model_selection.GridSearchCV : one fit per candidate and fold.
+    sklearn.linear_model.LogisticRegressionCV : the same idea for a path.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sk_mnist import EpochGridSearchCV, MNISTClassifier
+    >>> rng = np.random.RandomState(0)
+    >>> X, y = rng.rand(60, 8), np.tile([0, 1, 2], 20)
+    >>> search = EpochGridSearchCV(
+    ...     MNISTClassifier(hidden_units=8, random_state=0),
+    ...     {"epochs": [1, 2, 3]},
+    ...     cv=2,
+    ... ).fit(X, y)
+    >>> search.shared_fits_, search.cv_results_["param_epochs"].tolist()
+    ([[0, 1, 2]], [1, 2, 3])
+    """
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None, **params):
+        """Run fit with all sets of parameters, sharing fits across epochs.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Training images or rows.
+        y : array-like of shape (n_samples,)
+            Labels.
+        **params : dict of str -> object
+            Parameters for the estimator's ``fit`` (``classifier__sample_weight``,
+            ...), the scorer and the splitter (``groups``).
+
+        Returns
+        -------
+        self : EpochGridSearchCV
+        """
+        prefix = _classifier_prefix(self.estimator)
+        if prefix is None:
+            raise TypeError(
+                "EpochGridSearchCV needs an MNISTClassifier or a Pipeline whose last "
+                f"step is one; got {type(self.estimator).__name__}. Use "
+                "sklearn.model_selection.GridSearchCV for other estimators."
+            )
+        if getattr(self, "_skl_callbacks", None):
+            warnings.warn(
+                "EpochGridSearchCV does not run scikit-learn callbacks set with "
+                "set_callbacks; searching as GridSearchCV does, one fit per candidate.",
+                UserWarning,
+                stacklevel=2,
+            )
+            n_candidates = len(ParameterGrid(self.param_grid))
+            self.shared_fits_ = [[i] for i in range(n_candidates)]
+            return super().fit(X, y, **params)
+
+        scorers, refit_metric = self._get_scorers()
+        X, y = indexable(X, y)
+        params = _check_method_params(X, params=params)
+        routed_params = self._get_routed_params_for_fit(params)
+        cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
+        self.n_splits_ = n_splits = cv.get_n_splits(
+            X, y, **routed_params.splitter.split
+        )
+        splits = list(cv.split(X, y, **routed_params.splitter.split))
+        if len(splits) != n_splits:
+            raise ValueError(
+                "cv.split and cv.get_n_splits return inconsistent results. "
+                f"Expected {n_splits} splits, got {len(splits)}"
+            )
+        base_estimator = clone(self.estimator)
+        candidates = list(ParameterGrid(self.param_grid))
+        fit_params = routed_params.estimator.fit
+        self.shared_fits_ = groups = self._group_candidates(
+            base_estimator, candidates, prefix, fit_params
+        )
+        if self.verbose > 0:
+            print(
+                f"Fitting {n_splits} folds for each of {len(candidates)} candidates "
+                f"in {len(groups)} shared fits, totalling {len(groups) * n_splits} "
+                "fits"
+            )
+
+        common = dict(
+            scorer=scorers,
+            fit_params=fit_params,
+            score_params=routed_params.scorer.score,
+            return_train_score=self.return_train_score,
+            error_score=self.error_score,
+            verbose=self.verbose,
+        )
+        tasks = []
+        for group, (split_index, (train, test)) in (
+            (group, split) for group in groups for split in enumerate(splits)
+        ):
+            if len(group) == 1:
+                index = group[0]
+                tasks.append(
+                    delayed(_single_fit)(
+                        index,
+                        clone(base_estimator),
+                        X,
+                        y,
+                        train=train,
+                        test=test,
+                        parameters=candidates[index],
+                        split_progress=(split_index, n_splits),
+                        candidate_progress=(index, len(candidates)),
+                        return_n_test_samples=True,
+                        return_times=True,
+                        **common,
+                    )
+                )
+            else:
+                members = [
+                    (
+                        index,
+                        candidates[index],
+                        self._epochs_of(base_estimator, candidates[index], prefix),
+                    )
+                    for index in group
+                ]
+                tasks.append(
+                    delayed(_fit_epochs_and_score)(
+                        clone(base_estimator),
+                        X,
+                        y,
+                        train=train,
+                        test=test,
+                        candidates=members,
+                        prefix=prefix,
+                        split_progress=(split_index, n_splits),
+                        n_candidates=len(candidates),
+                        **common,
+                    )
+                )
+        with Parallel(n_jobs=self.n_jobs, pre_dispatch=self.pre_dispatch) as parallel:
+            task_results = parallel(tasks)
+
+        # Put the results in GridSearchCV's order: candidate-major, then split.
+        out = [None] * (len(candidates) * n_splits)
+        for (group, (split_index, _)), results in zip(
+            ((group, split) for group in groups for split in enumerate(splits)),
+            task_results,
+        ):
+            for index, result in results:
+                out[index * n_splits + split_index] = result
+
+        _warn_or_raise_about_fit_failures(out, self.error_score)
+        if callable(self.scoring):
+            _insert_error_scores(out, self.error_score)
+        results = self._format_results(candidates, n_splits, out)
+
+        first_test_score = out[0]["test_scores"]
+        self.multimetric_ = isinstance(first_test_score, dict)
+        if callable(self.scoring) and self.multimetric_:
+            self._check_refit_for_multimetric(first_test_score)
+            refit_metric = self.refit
+
+        if self.refit or not self.multimetric_:
+            self.best_index_ = self._select_best_index(
+                self.refit, refit_metric, results
+            )
+            if not callable(self.refit):
+                self.best_score_ = results[f"mean_test_{refit_metric}"][
+                    self.best_index_
+                ]
+            self.best_params_ = results["params"][self.best_index_]
+
+        if self.refit:
+            self.best_estimator_ = clone(base_estimator).set_params(
+                **clone(self.best_params_, safe=False)
+            )
+            refit_start_time = time.time()
+            self.best_estimator_.fit(X, y, **fit_params)
+            self.refit_time_ = time.time() - refit_start_time
+            if hasattr(self.best_estimator_, "feature_names_in_"):
+                self.feature_names_in_ = self.best_estimator_.feature_names_in_
+
+        self.scorer_ = (
+            scorers._scorers if isinstance(scorers, _MultimetricScorer) else scorers
+        )
+        self.cv_results_ = results
+        return self
+
+    @staticmethod
+    def _epochs_of(base_estimator, params, prefix):
+        """The epochs a candidate trains for: its own, or the estimator's."""
+        key = f"{prefix}epochs"
+        return params[key] if key in params else base_estimator.get_params()[key]
+
+    def _group_candidates(self, base_estimator, candidates, prefix, fit_params):
+        """Lists of candidate indices that can share one fit per fold.
+
+        Candidates share when all their parameters but epochs are the same and
+        nothing that depends on the number of epochs or changes training
+        (callbacks, fit parameters other than sample_weight) is set.
+        """
+        epochs_key = f"{prefix}epochs"
+        unsafe_fit_params = sorted(
+            name
+            for name in fit_params
+            if name not in {"sample_weight", f"{prefix}sample_weight"}
+        )
+        groups, keys, reasons = [], [], set()
+        for index, params in enumerate(candidates):
+            key = {k: v for k, v in params.items() if k != epochs_key}
+            probe = clone(base_estimator).set_params(**clone(key, safe=False))
+            reason = None
+            if _classifier_prefix(probe) != prefix:
+                reason = "the last step is not an MNISTClassifier"
+            elif probe.get_params()[f"{prefix}callbacks"]:
+                reason = "callbacks (they may change training or depend on epochs)"
+            elif unsafe_fit_params:
+                reason = f"fit parameters {unsafe_fit_params}"
+            if reason is None:
+                for group, group_key in zip(groups, keys):
+                    if group_key is not None and _same_params(key, group_key):
+                        group.append(index)
+                        break
+                else:
+                    groups.append([index])
+                    keys.append(key)
+            else:
+                reasons.add(reason)
+                groups.append([index])
+                keys.append(None)
+        if reasons:
+            warnings.warn(
+                "EpochGridSearchCV fits some candidates separately, as GridSearchCV "
+                f"does, because of {'; '.join(sorted(reasons))}.",
+                UserWarning,
+                stacklevel=3,
+            )
+        return groups
+
+
+def _single_fit(index, *args, **kwargs):
+    """``_fit_and_score`` for one candidate, tagged with its index."""
+    return [(index, _fit_and_score(*args, **kwargs))]
