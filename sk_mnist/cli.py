@@ -42,16 +42,17 @@ def _save_model(model, path):
 
 def _load_model(path):
     """Load a fitted model with :func:`sk_mnist.load`; checks that it is one."""
+    path = Path(path)  # checked before TensorFlow loads
+    if path.is_dir():
+        raise _UserError(f"{path}: is a folder, not a model file")
+    if not path.is_file():
+        raise _UserError(f"{path}: no such model file")
+
     from sklearn.exceptions import NotFittedError
     from sklearn.utils.validation import check_is_fitted
 
     from sk_mnist.persistence import ModelFormatError, load
 
-    path = Path(path)
-    if path.is_dir():
-        raise _UserError(f"{path}: is a folder, not a model file")
-    if not path.is_file():
-        raise _UserError(f"{path}: no such model file")
     try:
         model = load(path)
     except ModelFormatError as exc:

@@ -3,6 +3,7 @@
 import contextlib
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -13,8 +14,8 @@ import pandas as pd
 import pytest
 from PIL import Image, ImageDraw
 
-from sk_mnist import dump, load, make_mnist_pipeline
-from sk_mnist.cli import main
+from sk_mnist import MNISTClassifier, dump, load, make_mnist_pipeline
+from sk_mnist.cli import _subsample, main
 from sk_mnist.images import to_mnist
 
 SUBCOMMANDS = ["train", "evaluate", "search", "predict"]
@@ -61,7 +62,11 @@ def assert_one_line_error(status, err, *fragments):
 def test_train_reports_progress_time_accuracy_and_saves(trained):
     path, output = trained
     assert "Training on 1000 MNIST images for 1 epoch ..." in output
-    assert "accuracy: " in output and "loss: " in output  # Keras' line per epoch
+    # Keras' line per epoch, right after "Epoch 1/1" (not the final "test accuracy:")
+    epoch_line = output.split("Epoch 1/1\n")[1].splitlines()[0]
+    assert re.fullmatch(
+        r"\d+/\d+ - .* - accuracy: \d\.\d+ - loss: \d\.\d+", epoch_line
+    ), epoch_line
     assert "fit time: " in output
     accuracy = float(output.split("test accuracy: ")[1].split()[0])
     assert 0.6 < accuracy <= 1.0
@@ -269,3 +274,137 @@ def test_real_processes(trained, tmp_path):
     assert error.stderr.strip().splitlines()[-1] == (
         f"sk-mnist: error: {tmp_path / 'missing.png'}: no such file"
     )
+
+
+# --- Every user mistake, through a real process: one line on stderr, exit 2. ------
+
+#: What TensorFlow's C++ logging prints on import, even at TF_CPP_MIN_LOG_LEVEL=3.
+TF_NOISE = re.compile(r"WARNING: All log messages before absl|[IWEF]\d{4} ")
+
+
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory):
+    """A folder of things that are not what the command line expects."""
+    folder = tmp_path_factory.mktemp("bad")
+    (folder / "corrupt").mkdir()
+    (folder / "corrupt" / "mnist.npz").write_bytes(b"PK\x03\x04 cut short")
+    (folder / "partial").mkdir()
+    np.savez(
+        folder / "partial" / "mnist.npz",
+        x_train=np.zeros((2, 28, 28), np.uint8),
+        y_train=np.zeros(2, np.uint8),
+    )
+    (folder / "notes.skmnist").write_text("not a model\n")
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    np.save(folder / "tall.npy", np.zeros((2, 56, 14), np.uint8))
+    (folder / "folder").mkdir()
+    return folder
+
+
+TINY = "--epochs 1 --batch-size 32 --hidden-units 4"
+BAD_INVOCATIONS = {
+    # fail before TensorFlow loads: about a second each
+    "negative seed": ("train --random-state -1", ["--random-state", "'-1'"]),
+    "seed above 2**32-1": ("train --random-state 4294967296", ["from 0 to"]),
+    "corrupt mnist.npz": (
+        "train --data {bad}/corrupt --train-size 20",
+        ["corrupt/mnist.npz", "not an .npz archive"],
+    ),
+    "mnist.npz missing arrays": (
+        "train --data {bad}/partial --train-size 20",
+        ["partial/mnist.npz", "lacks the arrays y_train, x_test, y_test"],
+    ),
+    "no data folder": ("evaluate {model} --data {bad}/nowhere", ["nowhere"]),
+    "train size above the data": ("train --train-size 70000", ["exceeds the 60000"]),
+    "output is a folder": ("train --output {bad}/folder", ["is a folder"]),
+    "output folder missing": (
+        "train --output {bad}/no/such.skmnist",
+        ["--output", "no/such.skmnist", "does not exist"],
+    ),
+    "more folds than images of a digit": (
+        f"search --train-size 20 --cv 3 {TINY}",
+        ["--cv 3 needs at least 3 images of each digit", "only 2", "--train-size"],
+    ),
+    "search output is a folder": (f"search --output {{bad}}/folder {TINY}", ["folder"]),
+    "model is a folder": ("evaluate {bad}/folder", ["is a folder, not a model"]),
+    "model missing": ("evaluate {bad}/missing.skmnist", ["no such model file"]),
+    "plot folder missing": (
+        "evaluate {model} --plot {bad}/no/such.png",
+        ["--plot", "does not exist"],
+    ),
+    "image missing": ("predict {model} {bad}/missing.png", ["no such file"]),
+    # load TensorFlow: about five seconds each
+    "model is text": ("evaluate {bad}/notes.skmnist", ["not an sk_mnist model"]),
+    "image is not an image": ("predict {model} {bad}/broken.png", ["broken.png"]),
+    "npy of wrong shape": ("predict {model} {bad}/tall.npy", ["(2, 56, 14)"]),
+}
+
+
+@pytest.mark.parametrize(
+    "command, fragments", BAD_INVOCATIONS.values(), ids=list(BAD_INVOCATIONS)
+)
+def test_user_mistakes_in_a_real_process(command, fragments, trained, bad_files):
+    script = console_script()
+    assert script is not None, "the sk-mnist console script is not installed"
+    argv = command.format(model=trained[0], bad=bad_files).split()
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run(
+        [script, *argv], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if not TF_NOISE.match(line)]
+    assert len(lines) == 1, result.stderr
+    assert re.match(r"sk-mnist( \w+)?: error: ", lines[0]), lines[0]
+    for fragment in fragments:
+        assert fragment.format(bad=bad_files) in lines[0]
+    assert result.stdout == ""  # refused before any work
+
+
+@pytest.fixture(scope="module")
+def bare_classifier(tmp_path_factory, mnist):
+    """A bare MNISTClassifier fitted on scaled flat rows, written by sk_mnist.dump."""
+    (X_train, y_train), _ = mnist
+    X = X_train[:1000].reshape(1000, -1).astype(np.float32) / np.float32(255)
+    clf = MNISTClassifier(hidden_units=16, epochs=1, random_state=0)
+    clf.fit(X, y_train[:1000])
+    path = tmp_path_factory.mktemp("bare") / "bare.skmnist"
+    dump(clf, path)
+    return clf, path
+
+
+def test_evaluate_and_predict_a_dumped_bare_classifier(
+    bare_classifier, mnist, tmp_path, capsys
+):
+    clf, path = bare_classifier
+    _, (X_test, y_test) = mnist
+    scaled = X_test.reshape(len(X_test), -1).astype(np.float32) / np.float32(255)
+    status, out, err = run(capsys, "evaluate", path)
+    assert status == 0, err
+    assert f"test accuracy: {clf.score(scaled, y_test):.4f} on 10000 images" in out
+
+    np.save(tmp_path / "three.npy", X_test[:3])
+    status, out, err = run(capsys, "predict", path, tmp_path / "three.npy")
+    assert status == 0, err
+    lines = [line.split() for line in out.strip().splitlines()]
+    assert [int(line[1]) for line in lines] == list(clf.predict(scaled[:3]))
+    np.testing.assert_allclose(
+        [float(line[2]) for line in lines],
+        clf.predict_proba(scaled[:3]).max(axis=1),
+        atol=1e-4,
+    )
+
+
+def test_bare_classifier_not_fitted_on_images_is_refused(blobs, tmp_path, capsys):
+    X, y = blobs
+    dump(MNISTClassifier(hidden_units=4, epochs=1).fit(X, y), tmp_path / "b.skmnist")
+    status, _, err = run(capsys, "evaluate", tmp_path / "b.skmnist")
+    assert_one_line_error(status, err, "fitted on 8 features", "784 pixels")
+
+
+def test_train_size_close_to_all_images_still_subsamples():
+    # train_test_split refuses to stratify when fewer images than digits are left out
+    X, y = np.arange(100), np.arange(100) % 10
+    X_sub, y_sub = _subsample(X, y, 95, random_state=0)
+    assert len(X_sub) == 95 and len(set(X_sub.tolist())) == 95
+    np.testing.assert_array_equal(y_sub, X_sub % 10)  # rows stay with their labels
