@@ -188,12 +188,12 @@ def _save_figure(fig, path):
 
 
 def _train(args, *, save=True):
-    from sk_mnist import make_mnist_pipeline
-
     if save:
         _check_output(args.output, "--output")
     (X_train, y_train), (X_test, y_test) = _load_data(args.data)
     X_train, y_train = _subsample(X_train, y_train, args.train_size, args.random_state)
+    from sk_mnist import make_mnist_pipeline  # TensorFlow: after the checks
+
     pipeline = make_mnist_pipeline(
         hidden_units=args.hidden_units,
         epochs=args.epochs,
@@ -253,14 +253,14 @@ def _search(args):
     import pandas as pd
     from sklearn.model_selection import GridSearchCV
 
-    from sk_mnist import make_mnist_pipeline
-
     _check_output(args.output, "--output")
     if args.plot:
         _check_output(args.plot, "--plot")
     (X_train, y_train), _ = _load_data(args.data)
     X_train, y_train = _subsample(X_train, y_train, args.train_size, args.random_state)
     _check_folds(y_train, args.cv)
+    from sk_mnist import make_mnist_pipeline  # TensorFlow: after the checks
+
     grid = {
         "classifier__epochs": args.epochs,
         "classifier__batch_size": args.batch_size,

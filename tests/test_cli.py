@@ -62,11 +62,9 @@ def assert_one_line_error(status, err, *fragments):
 def test_train_reports_progress_time_accuracy_and_saves(trained):
     path, output = trained
     assert "Training on 1000 MNIST images for 1 epoch ..." in output
-    # Keras' line per epoch, right after "Epoch 1/1" (not the final "test accuracy:")
-    epoch_line = output.split("Epoch 1/1\n")[1].splitlines()[0]
-    assert re.fullmatch(
-        r"\d+/\d+ - .* - accuracy: \d\.\d+ - loss: \d\.\d+", epoch_line
-    ), epoch_line
+    # Keras' line per epoch (the final "test accuracy:" line does not match)
+    epoch_line = r"^\d+/\d+ - \d+m?s - .*/step - accuracy: \d\.\d+ - loss: \d\.\d+$"
+    assert re.search(epoch_line, output, re.MULTILINE), output
     assert "fit time: " in output
     accuracy = float(output.split("test accuracy: ")[1].split()[0])
     assert 0.6 < accuracy <= 1.0
@@ -312,7 +310,7 @@ BAD_INVOCATIONS = {
     ),
     "mnist.npz missing arrays": (
         "train --data {bad}/partial --train-size 20",
-        ["partial/mnist.npz", "lacks the arrays y_train, x_test, y_test"],
+        ["partial/mnist.npz", "lacks the arrays x_test, y_test"],
     ),
     "no data folder": ("evaluate {model} --data {bad}/nowhere", ["nowhere"]),
     "train size above the data": ("train --train-size 70000", ["exceeds the 60000"]),
