@@ -64,9 +64,11 @@ def test_reads_keras_npz(tmp_path):
         x_test=x_train[:2],
         y_test=y_train[:2],
     )
-    (X, y), (X_test, _) = load_mnist(data_home=tmp_path)
+    (X, y), (X_test, y_test) = load_mnist(data_home=tmp_path)
     np.testing.assert_array_equal(X, x_train)
-    assert X_test.shape == (2, 28, 28)
+    np.testing.assert_array_equal(y, y_train)
+    np.testing.assert_array_equal(X_test, x_train[:2])
+    np.testing.assert_array_equal(y_test, y_train[:2])
 
 
 def test_environment_variable_names_the_folder(tmp_path, monkeypatch):
@@ -147,4 +149,47 @@ def test_images_and_labels_must_agree(tmp_path):
     labels = np.zeros(5, dtype=np.uint8)  # 6 images, 5 labels
     (tmp_path / "train-labels-idx1-ubyte").write_bytes(_idx_bytes(labels))
     with pytest.raises(ValueError, match="one per image: 6 images"):
+        load_mnist(data_home=tmp_path)
+
+
+def _npz_folder(tmp_path, **arrays):
+    np.savez(tmp_path / "mnist.npz", **arrays)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "content", [b"PK\x03\x04 cut short", b"plain text", b""], ids=["zip", "text", "0"]
+)
+def test_corrupt_npz_is_named(tmp_path, content):
+    (tmp_path / "mnist.npz").write_bytes(content)
+    with pytest.raises(ValueError, match=r"mnist\.npz is not an \.npz archive"):
+        load_mnist(data_home=tmp_path)
+
+
+def test_truncated_npz_is_named(tmp_path):
+    images = np.zeros((3, 28, 28), np.uint8)
+    labels = np.zeros(3, np.uint8)
+    _npz_folder(tmp_path, x_train=images, y_train=labels, x_test=images, y_test=labels)
+    raw = (tmp_path / "mnist.npz").read_bytes()
+    (tmp_path / "mnist.npz").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ValueError, match=str(tmp_path / "mnist.npz")):
+        load_mnist(data_home=tmp_path)
+
+
+def test_npz_missing_arrays_says_which(tmp_path):
+    images = np.zeros((3, 28, 28), np.uint8)
+    _npz_folder(tmp_path, x_train=images, x_test=images, labels=np.zeros(3))
+    with pytest.raises(ValueError) as info:
+        load_mnist(data_home=tmp_path)
+    message = str(info.value)
+    assert str(tmp_path / "mnist.npz") in message
+    assert "lacks the arrays y_train, y_test" in message
+    assert "holds x_train, x_test, labels" in message
+
+
+def test_npz_of_objects_is_named_not_unpickled(tmp_path):
+    objects = np.array([{"a": 1}, None], dtype=object)
+    _npz_folder(tmp_path, x_train=objects, y_train=objects, x_test=objects,
+                y_test=objects)  # fmt: skip
+    with pytest.raises(ValueError, match=f"Could not read {tmp_path / 'mnist.npz'}"):
         load_mnist(data_home=tmp_path)
