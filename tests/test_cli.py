@@ -335,7 +335,10 @@ BAD_INVOCATIONS = {
         "evaluate {bad}/notes.skmnist --plot {bad}/no/such.png",
         ["--plot", "does not exist"],
     ),
-    "image missing": ("predict {bad}/notes.skmnist {bad}/missing.png", ["no such file"]),
+    "image missing": (
+        "predict {bad}/notes.skmnist {bad}/missing.png",
+        ["missing.png: no such file"],
+    ),
     # load TensorFlow: about five seconds each
     "model is text": ("evaluate {bad}/notes.skmnist", ["not an sk_mnist model"]),
     "image is not an image": ("predict {model} {bad}/broken.png", ["broken.png"]),
