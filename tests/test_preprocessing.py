@@ -150,3 +150,18 @@ def test_images_after_a_flat_fit_must_be_square(images):
 
 def test_unfitted_scaler_takes_any_image_shape():
     assert PixelScaler().transform(np.zeros((2, 56, 14), np.uint8)).shape == (2, 784)
+
+
+def test_tags_say_stateless_float32_and_non_negative():
+    # scikit-learn's checks read these: no fit needed, float32 kept, pixels >= 0
+    tags = PixelScaler().__sklearn_tags__()
+    assert tags.requires_fit is False
+    assert tags.transformer_tags.preserves_dtype == ["float32"]
+    assert tags.input_tags.positive_only is True
+
+
+def test_one_image_without_batch_axis_is_refused_after_fit(images):
+    scaler = PixelScaler().fit(images)
+    with pytest.raises(ValueError, match=r"\(28, 28\), the size of one image"):
+        scaler.transform(images[0])
+    assert scaler.transform(images[:1].reshape(1, -1)).shape == (1, 784)
