@@ -127,6 +127,7 @@ def test_idx_round_trip_of_other_types(tmp_path):
         (b"", "expected a 4-byte magic number"),
         (b"\x01\x00\x08\x03" + b"\x00" * 12, "not an IDX file"),
         (b"\x00\x00\x07\x01" + b"\x00" * 4, "not an IDX file"),
+        (b"\x00\x00\x08\x00\x05", "not an IDX file"),  # 0 dimensions: a scalar
         (b"\x00\x00\x08\x03\x00\x00", "truncated: its header"),
         (b"\x00\x00\x08\x01\x00\x00\x00\x05" + b"\x01" * 4, "truncated: header shape"),
         (b"\x00\x00\x08\x01\x00\x00\x00\x02" + b"\x01" * 3, "longer than its header"),
