@@ -129,6 +129,7 @@ def test_idx_round_trip_of_other_types(tmp_path):
         (b"\x00\x00\x07\x01" + b"\x00" * 4, "not an IDX file"),
         (b"\x00\x00\x08\x00\x05", "not an IDX file"),  # 0 dimensions: a scalar
         (b"\x00\x00\x08\x03\x00\x00", "truncated: its header"),
+        (b"\x00\x00\x08\x03" + b"\x00" * 11, "truncated: its header"),  # 1 short
         (b"\x00\x00\x08\x01\x00\x00\x00\x05" + b"\x01" * 4, "truncated: header shape"),
         (b"\x00\x00\x08\x01\x00\x00\x00\x02" + b"\x01" * 3, "longer than its header"),
     ],
@@ -150,6 +151,15 @@ def test_images_and_labels_must_agree(tmp_path):
     labels = np.zeros(5, dtype=np.uint8)  # 6 images, 5 labels
     (tmp_path / "train-labels-idx1-ubyte").write_bytes(_idx_bytes(labels))
     with pytest.raises(ValueError, match="one per image: 6 images"):
+        load_mnist(data_home=tmp_path)
+
+
+@pytest.mark.parametrize("bad_label", [10, 255])
+def test_labels_must_be_digits(tmp_path, bad_label):
+    _write_mnist_folder(tmp_path, compress=False)
+    labels = np.array([0, 1, 2, bad_label, 4, 9], dtype=np.uint8)
+    (tmp_path / "train-labels-idx1-ubyte").write_bytes(_idx_bytes(labels))
+    with pytest.raises(ValueError, match=f"digits 0-9; got values from 0 to {bad_label}"):
         load_mnist(data_home=tmp_path)
 
 
