@@ -159,7 +159,8 @@ def test_labels_must_be_digits(tmp_path, bad_label):
     _write_mnist_folder(tmp_path, compress=False)
     labels = np.array([0, 1, 2, bad_label, 4, 9], dtype=np.uint8)
     (tmp_path / "train-labels-idx1-ubyte").write_bytes(_idx_bytes(labels))
-    with pytest.raises(ValueError, match=f"digits 0-9; got values from 0 to {bad_label}"):
+    message = f"digits 0-9; got values from 0 to {bad_label}"
+    with pytest.raises(ValueError, match=message):
         load_mnist(data_home=tmp_path)
 
 
