@@ -47,8 +47,8 @@ def _shape(X):
     if hasattr(X, "shape"):
         return tuple(X.shape)
     try:
-        return np.shape(X)
-    except ValueError:  # ragged nested lists; validation says what is wrong
+        return np.asarray(X).shape
+    except (ValueError, TypeError):  # ragged lists: validation says what is wrong
         return None
 
 
