@@ -416,3 +416,12 @@ def test_train_size_close_to_all_images_still_subsamples():
     X_sub, y_sub = _subsample(X, y, 95, random_state=0)
     assert len(X_sub) == 95 and len(set(X_sub.tolist())) == 95
     np.testing.assert_array_equal(y_sub, X_sub % 10)  # rows stay with their labels
+
+
+def test_train_size_above_the_images_is_refused():
+    from sk_mnist.cli import _UserError
+
+    X, y = np.arange(100), np.arange(100) % 10
+    assert len(_subsample(X, y, 100, random_state=0)[0]) == 100
+    with pytest.raises(_UserError, match="--train-size 101 exceeds the 100"):
+        _subsample(X, y, 101, random_state=0)

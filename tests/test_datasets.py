@@ -79,10 +79,15 @@ def test_environment_variable_names_the_folder(tmp_path, monkeypatch):
 
 
 def test_as_frame_gives_named_pixel_columns(tmp_path):
-    _write_mnist_folder(tmp_path)
+    arrays = _write_mnist_folder(tmp_path)
     (X, y), (X_test, y_test) = load_mnist(data_home=tmp_path, as_frame=True)
     assert X.shape == (6, 784) and X_test.shape == (4, 784)
     assert X.columns[0] == "pixel_0_0" and X.columns[-1] == "pixel_27_27"
+    assert X.columns[1] == "pixel_0_1" and X.columns[28] == "pixel_1_0"  # row-major
+    images = arrays["train-images-idx3-ubyte"]
+    assert X["pixel_3_5"].tolist() == images[:, 3, 5].tolist()
+    np.testing.assert_array_equal(X.to_numpy(), images.reshape(6, 784))
+    np.testing.assert_array_equal(y_test, arrays["t10k-labels-idx1-ubyte"])
     assert y.name == "label" and len(y) == 6
     assert (X.dtypes == np.uint8).all()
 
@@ -204,4 +209,19 @@ def test_npz_of_objects_is_named_not_unpickled(tmp_path):
     _npz_folder(tmp_path, x_train=objects, y_train=objects, x_test=objects,
                 y_test=objects)  # fmt: skip
     with pytest.raises(ValueError, match=f"Could not read {tmp_path / 'mnist.npz'}"):
+        load_mnist(data_home=tmp_path)
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_npz_arrays_are_checked_like_idx_files(tmp_path, split):
+    images, labels = np.zeros((3, 28, 28), np.uint8), np.zeros(3, np.uint8)
+    arrays = dict(x_train=images, y_train=labels, x_test=images, y_test=labels)
+    arrays[f"y_{split}"] = labels[:2]
+    _npz_folder(tmp_path, **arrays)
+    with pytest.raises(ValueError, match=f"MNIST {split} labels must be one per image"):
+        load_mnist(data_home=tmp_path)
+    arrays[f"y_{split}"] = labels
+    arrays[f"x_{split}"] = images.astype(np.float32)
+    _npz_folder(tmp_path, **arrays)
+    with pytest.raises(ValueError, match=f"MNIST {split} images must be uint8"):
         load_mnist(data_home=tmp_path)
