@@ -425,3 +425,42 @@ def test_train_size_above_the_images_is_refused():
     assert len(_subsample(X, y, 100, random_state=0)[0]) == 100
     with pytest.raises(_UserError, match="--train-size 101 exceeds the 100"):
         _subsample(X, y, 101, random_state=0)
+
+
+def test_train_size_below_one_image_per_digit_is_refused():
+    from sk_mnist.cli import _UserError
+
+    X, y = np.arange(100), np.arange(100) % 10
+    X_sub, y_sub = _subsample(X, y, 10, random_state=0)
+    assert sorted(y_sub.tolist()) == list(range(10))  # stratified: one of each
+    with pytest.raises(_UserError, match="at least 10 .*got 9"):
+        _subsample(X, y, 9, random_state=0)
+
+
+def test_folds_need_as_many_images_of_each_digit():
+    from sk_mnist.cli import _check_folds, _UserError
+
+    y = np.repeat(np.arange(10), 3)
+    _check_folds(y, 3)  # three of each digit: three folds are fine
+    with pytest.raises(_UserError, match="--cv 4 needs at least 4 .*only 3"):
+        _check_folds(y, 4)
+
+
+def test_model_not_trained_on_mnist_images_is_one_line(blobs, tmp_path, capsys):
+    # a pipeline fitted on 8 features: its PixelScaler refuses 28x28 images
+    X, y = blobs
+    model = make_mnist_pipeline(hidden_units=4, epochs=1).fit(X.clip(0, 1) * 255, y)
+    dump(model, tmp_path / "blobs.skmnist")
+    status, _, err = run(capsys, "evaluate", tmp_path / "blobs.skmnist")
+    assert_one_line_error(status, err, "PixelScaler", "flat rows of 8")
+
+
+def test_any_value_error_of_a_command_is_one_line(monkeypatch, capsys):
+    # the net under every check: scikit-learn's and NumPy's ValueErrors, even
+    # those whose message spans lines, become one line and exit status 2
+    def fail(args):
+        raise ValueError("first line\n  second line")
+
+    monkeypatch.setattr("sk_mnist.cli._evaluate", fail)
+    status, _, err = run(capsys, "evaluate", "model.skmnist")
+    assert_one_line_error(status, err, "first line second line")
