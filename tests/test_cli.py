@@ -229,12 +229,23 @@ def test_missing_and_unreadable_images(trained, drawn_seven, tmp_path, capsys):
     assert_one_line_error(status, err, "flat.npy", "(2, 784)")
 
 
-def test_unwritable_outputs(tmp_path, capsys):
-    status, _, err = run(
+def test_unwritable_outputs(tmp_path, monkeypatch, capsys):
+    status, out, err = run(
         capsys, "train", "--train-size", "20", "--hidden-units", "4", "--epochs", "1",
         "--output", tmp_path / "no" / "such" / "folder" / "model.skmnist",
     )  # fmt: skip
-    assert_one_line_error(status, err, "cannot write the model")
+    assert_one_line_error(status, err, "--output", "folder", "does not exist")
+    assert out == ""  # refused before training, not after
+
+    def disk_full(model, path):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr("sk_mnist.persistence.dump", disk_full)
+    status, out, err = run(
+        capsys, "train", "--train-size", "20", "--hidden-units", "4", "--epochs", "1",
+        "--output", tmp_path / "model.skmnist",
+    )  # fmt: skip
+    assert_one_line_error(status, err, "cannot write the model", "No space left")
 
 
 def test_plot_without_matplotlib(trained, tmp_path, monkeypatch, capsys):
