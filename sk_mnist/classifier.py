@@ -113,6 +113,25 @@ def _restore_network_state(model, state):
         variable.assign(value)
 
 
+def _check_labels_known(y, classes, *, given):
+    """Refuse labels of ``y`` that are not in ``classes`` (the ones of partial_fit)."""
+    if classes is None:
+        return
+    unknown = np.setdiff1d(np.unique(y), np.asarray(classes))
+    if unknown.size:
+        where = (
+            f"classes={np.asarray(classes).tolist()}"
+            if given
+            else f"the classes of the first partial_fit, {np.asarray(classes).tolist()}"
+        )
+        raise ValueError(
+            f"partial_fit got labels {unknown.tolist()} that are not in {where}. "
+            "Pass every label the data can hold in classes= on the first call to "
+            "partial_fit (e.g. classes=range(10) for digits), or start again with "
+            "fit."
+        )
+
+
 class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
     """The network of "Deep Learning with Python" (chapter 2.1) as a classifier.
 
@@ -279,7 +298,7 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
         optimizer = type(optimizer).from_config(optimizer.get_config())
         if self.learning_rate is not None:
             optimizer.learning_rate = self.learning_rate
-        return build_dense_network(
+        model = build_dense_network(
             meta["n_features_in_"],
             meta["n_classes_"],
             hidden_units=self.hidden_units,
@@ -288,6 +307,9 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
             loss=compile_kwargs["loss"],
             metrics=compile_kwargs["metrics"] or ["accuracy"],
         )
+        # What Model.compile(run_eagerly=...) sets; the network is compiled already.
+        model.run_eagerly = bool(compile_kwargs.get("run_eagerly", self.run_eagerly))
+        return model
 
     @property
     def target_encoder(self):
@@ -416,6 +438,10 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
             X, y, sample_weight = self._validate_fit_data(
                 X, y, sample_weight, reset=first_call
             )
+            known = classes if classes is not None else None
+            if known is None and not first_call:
+                known = self.classes_
+            _check_labels_known(y, known, given=classes is not None)
             if classes is not None:
                 self.classes_ = np.asarray(classes)
             elif first_call:

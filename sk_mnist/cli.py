@@ -9,6 +9,7 @@ with status 2.
 import argparse
 import importlib
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -41,14 +42,17 @@ def _save_model(model, path):
 
 def _load_model(path):
     """Load a fitted model with :func:`sk_mnist.load`; checks that it is one."""
+    path = Path(path)  # checked before TensorFlow loads
+    if path.is_dir():
+        raise _UserError(f"{path}: is a folder, not a model file")
+    if not path.is_file():
+        raise _UserError(f"{path}: no such model file")
+
     from sklearn.exceptions import NotFittedError
     from sklearn.utils.validation import check_is_fitted
 
     from sk_mnist.persistence import ModelFormatError, load
 
-    path = Path(path)
-    if not path.is_file():
-        raise _UserError(f"{path}: no such model file")
     try:
         model = load(path)
     except ModelFormatError as exc:
@@ -62,7 +66,32 @@ def _load_model(path):
         check_is_fitted(model)
     except NotFittedError:
         raise _UserError(f"{path}: the model in it is not fitted") from None
-    return model
+    return _fed_with_images(model, path)
+
+
+def _fed_with_images(model, path):
+    """A bare ``MNISTClassifier`` behind a ``PixelScaler``: it gets images then.
+
+    ``sk_mnist.dump`` stores a bare fitted classifier too; it expects flat rows
+    scaled to 0..1, which is what a PixelScaler makes of MNIST images.
+    """
+    import numpy as np
+    from sklearn.pipeline import Pipeline
+
+    from sk_mnist.classifier import MNISTClassifier
+    from sk_mnist.datasets import IMAGE_SHAPE
+    from sk_mnist.preprocessing import PixelScaler
+
+    if not isinstance(model, MNISTClassifier):
+        return model
+    n_pixels = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
+    if model.n_features_in_ != n_pixels:
+        raise _UserError(
+            f"{path}: its MNISTClassifier was fitted on {model.n_features_in_} "
+            f"features, but MNIST images have {n_pixels} pixels"
+        )
+    scaler = PixelScaler().fit(np.zeros((1, *IMAGE_SHAPE), np.uint8))
+    return Pipeline([("scaler", scaler), ("classifier", model)])
 
 
 # --- Shared pieces. ---------------------------------------------------------------
@@ -93,10 +122,43 @@ def _subsample(X, y, train_size, random_state):
             f"--train-size must be at least {n_classes} (one image per digit), "
             f"got {train_size}"
         )
+    if len(X) - train_size < n_classes:  # too few left out to stratify them
+        import numpy as np
+
+        rng = np.random.RandomState(random_state)
+        kept = np.sort(rng.choice(len(X), train_size, replace=False))
+        return X[kept], y[kept]
     X, _, y, _ = train_test_split(
         X, y, train_size=train_size, stratify=y, random_state=random_state
     )
     return X, y
+
+
+def _check_folds(y, cv):
+    """Each digit needs ``cv`` images for a stratified ``cv``-fold split."""
+    import numpy as np
+
+    labels, counts = np.unique(y, return_counts=True)
+    if counts.min() < cv:
+        scarce = labels[counts.argmin()]
+        raise _UserError(
+            f"--cv {cv} needs at least {cv} images of each digit, but the "
+            f"{len(y)} training images hold only {counts.min()} of digit {scarce}; "
+            f"raise --train-size (to {cv * len(labels)} or more) or lower --cv"
+        )
+
+
+def _check_output(path, option):
+    """Refuse an output path that cannot be written, before any training."""
+    path = Path(path)
+    folder = path.parent
+    if path.is_dir():
+        raise _UserError(f"{option} {path}: is a folder; give a file name")
+    if not folder.is_dir():
+        raise _UserError(f"{option} {path}: the folder {folder} does not exist")
+    writable = os.access(path if path.exists() else folder, os.W_OK)
+    if not writable:
+        raise _UserError(f"{option} {path}: permission denied")
 
 
 def _plots():
@@ -126,10 +188,12 @@ def _save_figure(fig, path):
 
 
 def _train(args, *, save=True):
-    from sk_mnist import make_mnist_pipeline
-
+    if save:
+        _check_output(args.output, "--output")
     (X_train, y_train), (X_test, y_test) = _load_data(args.data)
     X_train, y_train = _subsample(X_train, y_train, args.train_size, args.random_state)
+    from sk_mnist import make_mnist_pipeline  # TensorFlow: after the checks
+
     pipeline = make_mnist_pipeline(
         hidden_units=args.hidden_units,
         epochs=args.epochs,
@@ -155,6 +219,8 @@ def _train(args, *, save=True):
 def _evaluate(args):
     from sklearn.metrics import accuracy_score, classification_report
 
+    if args.plot:
+        _check_output(args.plot, "--plot")
     model = _load_model(args.model)
     _, (X_test, y_test) = _load_data(args.data)
     y_pred = model.predict(X_test)
@@ -186,10 +252,15 @@ def _evaluate(args):
 def _search(args):
     import pandas as pd
 
-    from sk_mnist import EpochGridSearchCV, make_mnist_pipeline
-
+    _check_output(args.output, "--output")
+    if args.plot:
+        _check_output(args.plot, "--plot")
     (X_train, y_train), _ = _load_data(args.data)
     X_train, y_train = _subsample(X_train, y_train, args.train_size, args.random_state)
+    _check_folds(y_train, args.cv)
+    # TensorFlow: after the checks
+    from sk_mnist import EpochGridSearchCV, make_mnist_pipeline
+
     grid = {
         "classifier__epochs": args.epochs,
         "classifier__batch_size": args.batch_size,
@@ -351,6 +422,18 @@ def _positive_int(text):
     return value
 
 
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer seed from 0 to {2**32 - 1}, got {text!r}"
+        )
+    return value
+
+
 def _cv_folds(text):
     value = _positive_int(text)
     if value < 2:
@@ -407,7 +490,7 @@ def _add_training_options(parser, *, top_level=False):
         parser.add_argument(
             "--random-state",
             dest="top_random_state",
-            type=int,
+            type=_seed,
             default=None,
             metavar="S",
             help="default: 0",
@@ -422,7 +505,7 @@ def _add_training_options(parser, *, top_level=False):
         help="train on N training images, a stratified subsample (default: all)",
     )
     parser.add_argument(
-        "--random-state", type=int, default=0, metavar="S", help="default: 0"
+        "--random-state", type=_seed, default=0, metavar="S", help="default: 0"
     )
     _add_data_option(parser)
 
@@ -512,7 +595,7 @@ def _build_parser():
         help="fits in parallel, -1 for all cores (default: 1)",
     )
     search.add_argument(
-        "--random-state", type=int, default=0, metavar="S", help="default: 0"
+        "--random-state", type=_seed, default=0, metavar="S", help="default: 0"
     )
     _add_data_option(search)
     search.add_argument(
@@ -577,7 +660,8 @@ def main(argv=None):
     -------
     status : int
         0 on success, 2 on a user mistake (bad option, missing or unreadable
-        file, a file that is not a model), 130 when interrupted.
+        file, a file that is not a model, data or images that are not MNIST's),
+        130 when interrupted.
     """
     from sk_mnist.images import ImageReadError
 
@@ -597,8 +681,12 @@ def main(argv=None):
             book = {**_TRAINING_DEFAULTS, "random_state": 0, "data": None, **given}
             return _train(argparse.Namespace(train_size=None, **book), save=False)
         return args.run(args)
-    except (_UserError, OSError, ImageReadError) as exc:
+    except (_UserError, OSError, ImageReadError, ValueError) as exc:
+        # ValueError: what scikit-learn, NumPy and sk_mnist raise for bad input
+        # (a model or data file that is not what it should be, parameters out of
+        # range); an error message over several lines is joined into one.
         message = str(exc) if not isinstance(exc, OSError) else _os_message(exc)
+        message = " ".join(message.split())
         print(f"{PROG}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

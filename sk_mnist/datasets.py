@@ -3,6 +3,7 @@
 import gzip
 import math
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -143,8 +144,7 @@ def _load_from_folder(folder):
         )
     npz = folder / "mnist.npz"
     if npz.is_file():
-        with np.load(npz, allow_pickle=False) as f:
-            arrays = {key: f[key] for key in ("x_train", "y_train", "x_test", "y_test")}
+        arrays = _read_npz(npz)
         _check_split("train", arrays["x_train"], arrays["y_train"])
         _check_split("test", arrays["x_test"], arrays["y_test"])
         return (arrays["x_train"], arrays["y_train"]), (
@@ -156,6 +156,39 @@ def _load_from_folder(folder):
         f"MNIST folder {str(folder)!r} holds neither mnist.npz nor all four IDX "
         f"files; missing: {', '.join(missing)} (plain or .gz)."
     )
+
+
+_NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def _read_npz(path):
+    """The four arrays of a Keras-style ``mnist.npz``; ValueError naming the file."""
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"{path} is not an .npz archive (a zip file of .npy arrays); it may be "
+            "truncated or another kind of file. Download the file again."
+        )
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            missing = [key for key in _NPZ_KEYS if key not in f.files]
+            if missing:
+                raise ValueError(
+                    f"{path} lacks the arrays {', '.join(missing)}: a Keras-style "
+                    f"mnist.npz holds {', '.join(_NPZ_KEYS)}; this one holds "
+                    f"{', '.join(f.files) or 'none'}. Download the file again."
+                )
+            return {key: f[key] for key in _NPZ_KEYS}
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(
+            f"Could not read {path}: it is not a readable .npz archive ({exc}). "
+            "Download the file again."
+        ) from exc
+    except ValueError as exc:
+        if str(path) in str(exc):
+            raise
+        raise ValueError(
+            f"Could not read {path} as a Keras-style mnist.npz: {exc}"
+        ) from exc
 
 
 def _check_split(split, images, labels):

@@ -40,6 +40,18 @@ def _flatten_images(X):
     return X
 
 
+def _shape(X):
+    """The shape of an array-like, None for DataFrames and ragged lists."""
+    if hasattr(X, "iloc"):
+        return None
+    if hasattr(X, "shape"):
+        return tuple(X.shape)
+    try:
+        return np.asarray(X).shape
+    except (ValueError, TypeError):  # ragged lists: validation says what is wrong
+        return None
+
+
 class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Flatten images and map pixel values 0..255 to 0..1 as float32.
 
@@ -49,6 +61,11 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     Images of shape (n_samples, height, width) are flattened to
     (n_samples, height * width); 2-D arrays and DataFrames are taken as they are.
+    The image shape seen in ``fit`` is kept: later images must have it (a
+    pipeline fitted on 28x28 digits refuses 56x14 ones, though both have 784
+    pixels), while flat rows of as many pixels are taken as flattened images.
+    After a fit on flat rows the image shape is unknown: images are then taken
+    only when square with as many pixels.
     NaN, infinity, negative values and values above 255 are refused. When every
     value is within 0..1 already (and not all zero), an :class:`AlreadyScaledWarning`
     is issued: the data was most likely scaled twice.
@@ -57,6 +74,9 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     ----------
     n_features_in_ : int
         Number of features (pixels per image) seen during ``fit``.
+    image_shape_ : tuple of int or None
+        ``(height, width)`` of the images seen during ``fit``; None when it was
+        given flat rows or a DataFrame.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of the features seen during ``fit``, for DataFrame input only.
 
@@ -89,6 +109,10 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self : PixelScaler
         """
         self._validate(X, reset=True)
+        shape = _shape(X)
+        self.image_shape_ = None
+        if shape is not None and len(shape) == 3:
+            self.image_shape_ = (int(shape[1]), int(shape[2]))
         return self
 
     def transform(self, X):
@@ -149,19 +173,28 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         return X
 
     def _check_image_shape(self, X):
-        """Say what is wrong with images whose size differs from those of fit."""
+        """Say what is wrong with images whose shape differs from those of fit."""
         n_features = getattr(self, "n_features_in_", None)
-        shape = getattr(X, "shape", None)
-        if n_features is None or shape is None or hasattr(X, "iloc"):
+        shape = _shape(X)
+        if n_features is None or shape is None:
             return
-        side = int(np.sqrt(n_features))
-        if len(shape) == 3 and shape[1] * shape[2] != n_features:
-            raise ValueError(
-                f"PixelScaler was fitted on images of {n_features} pixels "
-                f"({side}x{side} for square images); got images of shape "
-                f"{shape[1:]} ({shape[1] * shape[2]} pixels). Resize the images "
-                "to the size seen in fit."
-            )
+        fitted_shape = getattr(self, "image_shape_", None)
+        if len(shape) == 3 and fitted_shape is not None:
+            if tuple(shape[1:]) != tuple(fitted_shape):
+                raise ValueError(
+                    f"PixelScaler was fitted on images of shape {tuple(fitted_shape)}"
+                    f"; got images of shape {tuple(shape[1:])}. Resize the images "
+                    "to the shape seen in fit."
+                )
+        elif len(shape) == 3:  # fitted on flat rows: the image shape is unknown
+            height, width = shape[1:]
+            if height * width != n_features or height != width:
+                raise ValueError(
+                    f"PixelScaler was fitted on flat rows of {n_features} pixels, "
+                    f"so it takes images only when square with as many pixels; got "
+                    f"images of shape {(height, width)}. Resize the images, or fit "
+                    "on images of shape (n_samples, height, width)."
+                )
         if len(shape) == 2 and shape[0] * shape[1] == n_features and shape[0] > 1:
             raise ValueError(
                 f"PixelScaler got a 2-D array of shape {shape}, the size of one "

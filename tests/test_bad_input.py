@@ -55,7 +55,9 @@ PREDICT_CASES = [
     ("785 features", lambda p, c, X, y: p.predict(_flat(X)[:, [0, *range(784)]]),
      ValueError, "X has 785 features, but PixelScaler is expecting 784"),
     ("27x27 images", lambda p, c, X, y: p.predict(X[:, :27, :27]),
-     ValueError, r"784 pixels.*\(27, 27\).*Resize"),
+     ValueError, r"shape \(28, 28\).*\(27, 27\).*Resize"),
+    ("56x14 images, 784 pixels", lambda p, c, X, y: p.predict(X.reshape(-1, 56, 14)),
+     ValueError, r"shape \(28, 28\).*\(56, 14\).*Resize"),
     ("colour images", lambda p, c, X, y: p.predict(np.stack([X] * 3, axis=-1)),
      ValueError, r"grayscale.*\(300, 28, 28, 3\).*one grayscale channel"),
     ("one flat image", lambda p, c, X, y: p.predict(_flat(X)[0]),
@@ -119,6 +121,11 @@ FIT_CASES = [
      ValueError, "'batch_size' parameter"),
     ("routed parameter", lambda X, y: MNISTClassifier().set_params(optimizer__rho=0.9),
      ValueError, "routed parameters are not supported"),
+    ("partial_fit: label not in classes",
+     lambda X, y: MNISTClassifier(**TINY).partial_fit(_flat(X) / 255, y,
+                                                      classes=range(5)),
+     ValueError, r"labels \[5, 6, 7, 8, 9\] that are not in classes=\[0, 1, 2, 3, 4\]"
+     r".*on the first call"),
 ]  # fmt: skip
 
 

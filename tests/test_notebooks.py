@@ -1,5 +1,6 @@
 """Every notebook in notebooks/ runs top to bottom, quickly (SK_MNIST_QUICK=1)."""
 
+import re
 import sys
 from pathlib import Path
 
@@ -10,8 +11,12 @@ from nbclient import NotebookClient
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 
-def test_there_are_notebooks():
-    assert len(sorted(NOTEBOOKS.glob("*.ipynb"))) == 3
+def test_every_notebook_is_described_in_the_readme():
+    readme = (NOTEBOOKS.parent / "README.md").read_text()
+    section = readme.split("## Notebooks")[1].split("\n## ")[0]
+    described = set(re.findall(r"`(\w+\.ipynb)`", section))
+    assert described, "the README's Notebooks section names no notebook"
+    assert {path.name for path in NOTEBOOKS.glob("*.ipynb")} == described
 
 
 @pytest.mark.parametrize(

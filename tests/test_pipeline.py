@@ -88,7 +88,14 @@ def test_grid_search_over_epochs_and_batch_size(mnist_small):
     assert len(results["params"]) == 4
     assert np.all(np.isfinite(results["mean_test_score"]))
     assert results["mean_test_score"].max() > 0.75
-    assert search.best_estimator_.named_steps["classifier"].epochs in (1, 2)
+    best_index = results["rank_test_score"].argmin()
+    assert search.best_params_ == results["params"][best_index]
+    assert search.best_score_ == results["mean_test_score"].max()
+    best = search.best_estimator_.named_steps["classifier"]
+    assert best.epochs == search.best_params_["classifier__epochs"]
+    assert best.batch_size == search.best_params_["classifier__batch_size"]
+    assert len(best.history_["loss"]) == best.epochs  # refit with the best params
+    assert best.n_features_in_ == 784 and len(best.classes_) == 10
     assert search.score(X_train[1000:1500], y_train[1000:1500]) > 0.75
 
 

@@ -1,5 +1,6 @@
 """Each plot function writes a PNG of the expected pixel size."""
 
+import os
 import subprocess
 import sys
 
@@ -81,20 +82,33 @@ def test_plot_search(tmp_path):
         plots.plot_search(cv_results, rows="classifier__verbose")
 
 
-def test_sk_mnist_works_without_matplotlib():
+def test_sk_mnist_works_without_matplotlib(tmp_path):
     """matplotlib is optional: only sk_mnist.plots needs it.
 
-    (Keras itself imports matplotlib when it is installed, so the check blocks it.)
+    Fits, dumps, loads and predicts with the classifier (so Keras is imported too:
+    Keras imports matplotlib when it is installed, so the check blocks it).
     """
     code = (
         "import sys; sys.modules['matplotlib'] = None\n"
+        "import numpy as np\n"
         "import sk_mnist, sk_mnist.cli, sk_mnist.images\n"
+        "from sk_mnist import dump, load, make_mnist_pipeline\n"
+        "X = np.random.RandomState(0).randint(0, 256, (20, 28, 28)).astype('uint8')\n"
+        "y = np.arange(20) % 4\n"
+        "model = make_mnist_pipeline(hidden_units=4, epochs=1).fit(X, y)\n"
+        "dump(model, sys.argv[1])\n"
+        "print(load(sys.argv[1]).predict(X[:3]).shape)\n"
+        "assert 'keras' in sys.modules and sys.modules['matplotlib'] is None\n"
         "try:\n"
         "    import sk_mnist.plots\n"
         "except ImportError:\n"
         "    print('plots need matplotlib')\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        [sys.executable, "-c", code, str(tmp_path / "model.skmnist")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
-    assert result.stdout.strip() == "plots need matplotlib"
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["(3,)", "plots", "need", "matplotlib"]

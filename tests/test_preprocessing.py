@@ -108,3 +108,60 @@ def test_raw_images_do_not_warn(images):
         warnings.simplefilter("error")
         PixelScaler().fit_transform(images)
         PixelScaler().fit_transform(np.zeros((2, 28, 28), dtype=np.uint8))
+
+
+def test_images_of_another_shape_are_refused_after_fit(images):
+    # 56x14 has the 784 pixels of 28x28: only the shape kept at fit tells them apart
+    scaler = PixelScaler().fit(images)
+    assert scaler.image_shape_ == (28, 28)
+    for shape in [(2, 56, 14), (2, 14, 56), (2, 20, 20)]:
+        with pytest.raises(ValueError, match=rf"shape \(28, 28\).*{shape[1:]}"):
+            scaler.transform(np.zeros(shape, np.uint8))
+
+
+def test_pipeline_fitted_on_28x28_refuses_56x14(images):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.tree import DecisionTreeClassifier
+
+    pipe = make_pipeline(PixelScaler(), DecisionTreeClassifier())
+    pipe.fit(images, np.arange(5))
+    with pytest.raises(ValueError, match="Resize the images"):
+        pipe.predict(np.zeros((2, 56, 14), np.uint8))
+
+
+def test_flat_rows_after_an_image_fit_are_the_flattened_images(images):
+    scaler = PixelScaler().fit(images)
+    np.testing.assert_array_equal(
+        scaler.transform(images.reshape(5, -1)), scaler.transform(images)
+    )
+
+
+def test_images_after_a_flat_fit_must_be_square(images):
+    scaler = PixelScaler().fit(images.reshape(5, -1))
+    assert scaler.image_shape_ is None
+    np.testing.assert_array_equal(
+        scaler.transform(images), images.reshape(5, -1) / np.float32(255)
+    )
+    with pytest.raises(ValueError, match=r"flat rows of 784.*\(56, 14\)"):
+        scaler.transform(np.zeros((2, 56, 14), np.uint8))
+    frame_scaler = PixelScaler().fit(pd.DataFrame(images.reshape(5, -1)))
+    assert frame_scaler.image_shape_ is None
+
+
+def test_unfitted_scaler_takes_any_image_shape():
+    assert PixelScaler().transform(np.zeros((2, 56, 14), np.uint8)).shape == (2, 784)
+
+
+def test_tags_say_stateless_float32_and_non_negative():
+    # scikit-learn's checks read these: no fit needed, float32 kept, pixels >= 0
+    tags = PixelScaler().__sklearn_tags__()
+    assert tags.requires_fit is False
+    assert tags.transformer_tags.preserves_dtype == ["float32"]
+    assert tags.input_tags.positive_only is True
+
+
+def test_one_image_without_batch_axis_is_refused_after_fit(images):
+    scaler = PixelScaler().fit(images)
+    with pytest.raises(ValueError, match=r"\(28, 28\), the size of one image"):
+        scaler.transform(images[0])
+    assert scaler.transform(images[:1].reshape(1, -1)).shape == (1, 784)
