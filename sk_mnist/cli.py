@@ -40,8 +40,11 @@ def _save_model(model, path):
         raise _UserError(f"cannot write the model to {path}: {reason}") from None
 
 
-def _load_model(path):
-    """Load a fitted model with :func:`sk_mnist.load`; checks that it is one."""
+def _load_model(path, *, for_images=True):
+    """Load a fitted model with :func:`sk_mnist.load`; checks that it is one.
+
+    With ``for_images``, a bare classifier is put behind a ``PixelScaler``.
+    """
     path = Path(path)  # checked before TensorFlow loads
     if path.is_dir():
         raise _UserError(f"{path}: is a folder, not a model file")
@@ -66,7 +69,7 @@ def _load_model(path):
         check_is_fitted(model)
     except NotFittedError:
         raise _UserError(f"{path}: the model in it is not fitted") from None
-    return _fed_with_images(model, path)
+    return _fed_with_images(model, path) if for_images else model
 
 
 def _fed_with_images(model, path):
@@ -390,7 +393,7 @@ def _export(args):
         from sk_mnist.export import to_onnx
     except ImportError as exc:
         raise _UserError(str(exc)) from None
-    model = _load_model(args.model)
+    model = _load_model(args.model, for_images=False)  # a bare one exports as it is
     try:
         to_onnx(model, args.output, dtype=args.dtype)
     except (TypeError, ValueError) as exc:  # a step or activation without converter
