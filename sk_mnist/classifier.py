@@ -84,6 +84,22 @@ class _LabelEncoder(ClassifierLabelEncoder):
 
 _PREDICT_LOCKS = weakref.WeakKeyDictionary()  # Keras model -> its predict lock
 _PREDICT_LOCKS_GUARD = threading.Lock()
+# Keras model -> its compiled forward pass. Kept out of the estimator's __dict__,
+# which pickle, clone, ``dump`` and scikit-learn's checks all read; weak, so that
+# a network that is dropped is freed (the functions hold it by a weak reference).
+_FORWARD_PASSES = weakref.WeakKeyDictionary()
+
+#: Rows per call of the compiled network in predict: bounds the memory of a
+#: large input (about 10 MB of float32 activations for the book's network).
+PREDICT_CHUNK = 4096
+
+_PREDICT_OPTIONS = ("batch_size", "verbose", "callbacks")
+_PREDICT_HOOKS = (
+    "on_predict_begin",
+    "on_predict_end",
+    "on_predict_batch_begin",
+    "on_predict_batch_end",
+)
 
 
 def _predict_lock(model):
@@ -93,6 +109,90 @@ def _predict_lock(model):
         if lock is None:
             lock = _PREDICT_LOCKS[model] = threading.Lock()
         return lock
+
+
+def _forward_pass(model):
+    """The compiled forward pass of ``model``, made on first use, once."""
+    forward = _FORWARD_PASSES.get(model)
+    if forward is None:
+        with _predict_lock(model):
+            forward = _FORWARD_PASSES.get(model)
+            if forward is None:
+                forward = _FORWARD_PASSES[model] = _compile_forward_pass(model)
+    return forward
+
+
+def _compile_forward_pass(model):
+    """A function from float32 rows to the network's outputs, as a NumPy array.
+
+    It reads the model's variables at every call, so that it follows
+    ``partial_fit``, warm-start fits and a transaction's rollback, which all
+    change the weights in place. TensorFlow: one ``tf.function`` traced once for
+    every batch size. JAX: ``jax.jit`` over ``stateless_call``, with rows padded
+    to a power of two so that at most ``log2(PREDICT_CHUNK) + 1`` shapes compile.
+    Other backends: ``predict_on_batch``.
+    """
+    model_ref = weakref.ref(model)  # a strong one would keep the model alive
+    n_features = model.inputs[0].shape[-1]
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        @tf.function(
+            input_signature=[tf.TensorSpec([None, n_features], tf.float32)],
+            autograph=False,
+        )
+        def forward(rows):
+            return model_ref()(rows, training=False)
+
+        forward.get_concrete_function()  # trace now, under the lock
+        return lambda rows: forward(rows).numpy()
+    if backend == "jax":
+        import jax
+
+        @jax.jit
+        def forward(trainable, non_trainable, rows):
+            outputs, _ = model_ref().stateless_call(
+                trainable, non_trainable, rows, training=False
+            )
+            return outputs
+
+        def call(rows):
+            model = model_ref()
+            n_rows = len(rows)
+            padded = 1 << (n_rows - 1).bit_length()
+            if padded != n_rows:
+                rows = np.concatenate(
+                    [rows, np.zeros((padded - n_rows, n_features), rows.dtype)]
+                )
+            outputs = forward(
+                [v.value for v in model.trainable_variables],
+                [v.value for v in model.non_trainable_variables],
+                rows,
+            )
+            return np.asarray(outputs)[:n_rows]
+
+        return call
+    return lambda rows: keras.ops.convert_to_numpy(model_ref().predict_on_batch(rows))
+
+
+def _callback_list(callbacks):
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, (list, tuple)):
+        return [cb for item in callbacks for cb in _callback_list(item)]
+    return [callbacks]
+
+
+def _has_predict_hooks(callbacks):
+    """Whether any callback (instance or class) acts during predict."""
+    for callback in _callback_list(callbacks):
+        cls = callback if isinstance(callback, type) else type(callback)
+        base = keras.callbacks.Callback
+        for hook in _PREDICT_HOOKS:
+            if getattr(cls, hook, getattr(base, hook)) is not getattr(base, hook):
+                return True
+    return False
 
 
 def _network_state(model):
@@ -139,7 +239,8 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
     epochs : int, default=5
         Passes over the training data.
     batch_size : int, default=128
-        Samples per gradient update (and per prediction batch).
+        Samples per gradient update (and per batch when Keras' ``predict`` runs,
+        see :meth:`predict_proba`).
     validation_split : float, default=0.0
         Fraction of the training data held out to report ``val_*`` in ``history_``.
     validation_batch_size : int, default=None
@@ -437,26 +538,58 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
     def predict_proba(self, X, **kwargs):
         """Probability of each class.
 
+        The fitted network runs on the rows directly, compiled once per network
+        and called on chunks of at most ``batch_size`` rows (``PREDICT_CHUNK``
+        by default), without ``keras.Model.predict``'s per-call data pipeline.
+        Keras' ``predict`` runs instead when a callback (the ``callbacks``
+        parameter or the keyword) has ``on_predict_*`` hooks, or ``verbose`` is
+        set, so that they see the batches.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
             Rows scaled to 0..1.
         **kwargs
-            Passed on to ``keras.Model.predict``.
+            ``batch_size`` (rows per call), ``verbose`` and ``callbacks``, as for
+            ``keras.Model.predict``. Other keywords raise ``TypeError``.
 
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes), dtype float32
             Columns follow ``classes_``.
         """
+        unknown = sorted(set(kwargs) - set(_PREDICT_OPTIONS))
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__} predict got unexpected keyword arguments "
+                f"{unknown}; it accepts only {list(_PREDICT_OPTIONS)} (as "
+                "keras.Model.predict does). Remove the others."
+            )
+        batch_size = kwargs.get("batch_size")
+        if batch_size is not None and (
+            not isinstance(batch_size, Integral) or batch_size < 1
+        ):
+            raise ValueError(
+                f"batch_size must be a positive int or None, got {batch_size!r}."
+            )
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float32)
-        kwargs.setdefault("verbose", 0)  # `verbose` is for training progress
-        # Keras traces its predict function on first use and per new batch shape;
-        # threads doing it at once retrace again and again. One call at a time
-        # per network (TensorFlow's kernels use every core anyway).
-        with _predict_lock(self.model_):
-            return self._predict_raw(X, **kwargs)
+        if kwargs.get("verbose") or _has_predict_hooks(
+            [self.callbacks, kwargs.get("callbacks")]
+        ):
+            kwargs.setdefault("verbose", 0)  # `verbose` is for training progress
+            # Keras traces its predict function on first use and per new batch
+            # shape; threads doing it at once retrace again and again. One call
+            # at a time per network (TensorFlow's kernels use every core anyway).
+            with _predict_lock(self.model_):
+                return self._predict_raw(X, **kwargs)
+        forward = _forward_pass(self.model_)
+        chunk = batch_size or PREDICT_CHUNK
+        if len(X) <= chunk:
+            return forward(X)
+        return np.concatenate(
+            [forward(X[start : start + chunk]) for start in range(0, len(X), chunk)]
+        )
 
     def predict(self, X, **kwargs):
         """Most probable class of each row.
@@ -466,7 +599,8 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
         X : array-like of shape (n_samples, n_features)
             Rows scaled to 0..1.
         **kwargs
-            Passed on to ``keras.Model.predict``.
+            ``batch_size``, ``verbose`` and ``callbacks``, as for
+            :meth:`predict_proba`.
 
         Returns
         -------
