@@ -118,53 +118,74 @@ def _forward_pass(model):
         with _predict_lock(model):
             forward = _FORWARD_PASSES.get(model)
             if forward is None:
-                forward = _FORWARD_PASSES[model] = _compile_forward_pass(model)
+                forward = _FORWARD_PASSES[model] = _ForwardPass(model)
     return forward
 
 
-def _compile_forward_pass(model):
-    """A function from float32 rows to the network's outputs, as a NumPy array.
+class _ForwardPass:
+    """A Keras model's compiled forward pass: float32 rows in, NumPy outputs out.
 
     It reads the model's variables at every call, so that it follows
     ``partial_fit``, warm-start fits and a transaction's rollback, which all
     change the weights in place. TensorFlow: one ``tf.function`` traced once for
     every batch size. JAX: ``jax.jit`` over ``stateless_call``, with rows padded
     to a power of two so that at most ``log2(PREDICT_CHUNK) + 1`` shapes compile.
-    Other backends: ``predict_on_batch``.
+    Other backends: ``predict_on_batch``. ``traces`` counts the compilations.
+
+    The model is held by a weak reference: a strong one, from a value of the
+    weak-keyed cache, would keep every network ever predicted with alive.
     """
-    model_ref = weakref.ref(model)  # a strong one would keep the model alive
-    n_features = model.inputs[0].shape[-1]
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
+
+    def __init__(self, model):
+        self.traces = 0
+        self._model = weakref.ref(model)
+        self._n_features = model.inputs[0].shape[-1]
+        backend = keras.backend.backend()
+        if backend == "tensorflow":
+            self._call = self._tensorflow()
+        elif backend == "jax":
+            self._call = self._jax()
+        else:
+            self._call = self._on_batch
+
+    def __call__(self, rows):
+        return self._call(rows)
+
+    def _on_batch(self, rows):
+        return keras.ops.convert_to_numpy(self._model().predict_on_batch(rows))
+
+    def _tensorflow(self):
         import tensorflow as tf
 
         @tf.function(
-            input_signature=[tf.TensorSpec([None, n_features], tf.float32)],
+            input_signature=[tf.TensorSpec([None, self._n_features], tf.float32)],
             autograph=False,
         )
         def forward(rows):
-            return model_ref()(rows, training=False)
+            self.traces += 1  # runs at tracing only
+            return self._model()(rows, training=False)
 
-        forward.get_concrete_function()  # trace now, under the lock
+        forward.get_concrete_function()  # trace now, under the predict lock
         return lambda rows: forward(rows).numpy()
-    if backend == "jax":
+
+    def _jax(self):
         import jax
 
         @jax.jit
         def forward(trainable, non_trainable, rows):
-            outputs, _ = model_ref().stateless_call(
+            self.traces += 1  # runs at tracing only
+            outputs, _ = self._model().stateless_call(
                 trainable, non_trainable, rows, training=False
             )
             return outputs
 
         def call(rows):
-            model = model_ref()
+            model = self._model()
             n_rows = len(rows)
-            padded = 1 << (n_rows - 1).bit_length()
+            padded = 1 << (n_rows - 1).bit_length()  # the next power of two
             if padded != n_rows:
-                rows = np.concatenate(
-                    [rows, np.zeros((padded - n_rows, n_features), rows.dtype)]
-                )
+                padding = np.zeros((padded - n_rows, rows.shape[1]), rows.dtype)
+                rows = np.concatenate([rows, padding])
             outputs = forward(
                 [v.value for v in model.trainable_variables],
                 [v.value for v in model.non_trainable_variables],
@@ -173,7 +194,6 @@ def _compile_forward_pass(model):
             return np.asarray(outputs)[:n_rows]
 
         return call
-    return lambda rows: keras.ops.convert_to_numpy(model_ref().predict_on_batch(rows))
 
 
 def _callback_list(callbacks):
