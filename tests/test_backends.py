@@ -19,8 +19,13 @@ from sk_mnist import dump, load, make_mnist_pipeline
 BACKEND = keras.backend.backend()
 OTHER = "jax" if BACKEND == "tensorflow" else "tensorflow"
 TESTS = Path(__file__).parent
-#: The tests that the other backend must pass too.
-OTHER_BACKEND_TESTS = ["test_classifier.py", "test_persistence.py"]
+#: The tests that the other backend must pass too: fit, seeded fits identical
+#: across processes, partial_fit, warm_start, rollback, dump/load, pickle, threads.
+OTHER_BACKEND_TESTS = [
+    "test_classifier.py",
+    "test_persistence.py",
+    "test_reliability.py",
+]
 
 
 def _run(argv, backend, timeout=900):
@@ -39,7 +44,7 @@ def _run(argv, backend, timeout=900):
     return done
 
 
-def test_the_other_backend_passes_the_classifier_and_persistence_tests():
+def test_the_other_backend_passes_the_classifier_persistence_reliability_tests():
     done = _run(
         ["-m", "pytest", "-q", "-p", "no:cacheprovider"]
         + [str(TESTS / name) for name in OTHER_BACKEND_TESTS],
