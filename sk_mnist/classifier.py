@@ -165,8 +165,10 @@ class _ForwardPass:
             self.traces += 1  # runs at tracing only
             return self._model()(rows, training=False)
 
-        forward.get_concrete_function()  # trace now, under the predict lock
-        return lambda rows: forward(rows).numpy()
+        # Traced now, under the predict lock; calling the concrete function also
+        # skips tf.function's per-call dispatch on the arguments.
+        concrete = forward.get_concrete_function()
+        return lambda rows: concrete(rows).numpy()
 
     def _jax(self):
         import jax
