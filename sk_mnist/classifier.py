@@ -128,10 +128,14 @@ class _ForwardPass:
 
     It reads the model's variables at every call, so that it follows
     ``partial_fit``, warm-start fits and a transaction's rollback, which all
-    change the weights in place. TensorFlow: one ``tf.function`` traced once for
-    every batch size. JAX: ``jax.jit`` over ``stateless_call``, with rows padded
-    to a power of two so that at most ``log2(PREDICT_CHUNK) + 1`` shapes compile.
-    Other backends: ``predict_on_batch``. ``traces`` counts the compilations.
+    change the weights in place. Compiled with XLA: on TensorFlow one
+    ``tf.function(jit_compile=True)`` traced once for every batch size, on JAX
+    ``jax.jit`` over ``stateless_call``; other backends use ``predict_on_batch``.
+    XLA compiles per input shape, so rows are padded to the next power of two:
+    at most ``log2(PREDICT_CHUNK) + 1`` shapes compile. (XLA also computes each
+    row the same wherever it stands in the batch; TensorFlow's own kernels do
+    not, to 1e-7, which scikit-learn's sample-order check catches.)
+    ``traces`` counts the Python traces.
 
     The model is held by a weak reference: a strong one, from a value of the
     weak-keyed cache, would keep every network ever predicted with alive.
@@ -150,7 +154,12 @@ class _ForwardPass:
             self._call = self._on_batch
 
     def __call__(self, rows):
-        return self._call(rows)
+        n_rows = len(rows)
+        padded = 1 << (n_rows - 1).bit_length()  # the next power of two
+        if padded != n_rows:
+            padding = np.zeros((padded - n_rows, rows.shape[1]), rows.dtype)
+            rows = np.concatenate([rows, padding])
+        return self._call(rows)[:n_rows]
 
     def _on_batch(self, rows):
         return keras.ops.convert_to_numpy(self._model().predict_on_batch(rows))
@@ -161,6 +170,7 @@ class _ForwardPass:
         @tf.function(
             input_signature=[tf.TensorSpec([None, self._n_features], tf.float32)],
             autograph=False,
+            jit_compile=True,
         )
         def forward(rows):
             self.traces += 1  # runs at tracing only
@@ -184,17 +194,12 @@ class _ForwardPass:
 
         def call(rows):
             model = self._model()
-            n_rows = len(rows)
-            padded = 1 << (n_rows - 1).bit_length()  # the next power of two
-            if padded != n_rows:
-                padding = np.zeros((padded - n_rows, rows.shape[1]), rows.dtype)
-                rows = np.concatenate([rows, padding])
             outputs = forward(
                 [v.value for v in model.trainable_variables],
                 [v.value for v in model.non_trainable_variables],
                 rows,
             )
-            return np.asarray(outputs)[:n_rows]
+            return np.asarray(outputs)
 
         return call
 
