@@ -278,7 +278,8 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
     class_weight : dict or "balanced", default=None
         Weights per class, multiplied into ``sample_weight``.
     callbacks : list of keras.callbacks.Callback, default=None
-        Keras callbacks for fit and predict (``EarlyStopping``, ...).
+        Keras callbacks for fit and predict (``EarlyStopping``, ...). One with
+        ``on_predict_*`` hooks makes predict run through ``keras.Model.predict``.
     warm_start : bool, default=False
         If True, ``fit`` continues training the fitted network.
     random_state : int, RandomState instance or None, default=None
