@@ -12,8 +12,10 @@ __all__ = ["SkMnistVersionWarning", "check_versions", "current_versions"]
 #: Key under which a pickled sk_mnist estimator carries its versions.
 PICKLE_KEY = "_sk_mnist_versions"
 
-#: Versions compared at load; NumPy is recorded but not compared.
-COMPARED = ("sk_mnist", "scikit-learn", "keras", "keras_backend")
+#: Versions compared at load. NumPy and the Keras backend are recorded but not
+#: compared: the network is stored as Keras weights, which every backend reads
+#: alike (tests/test_backends.py loads a TensorFlow file under JAX and back).
+COMPARED = ("sk_mnist", "scikit-learn", "keras")
 
 
 class SkMnistVersionWarning(InconsistentVersionWarning):

@@ -8,6 +8,7 @@ with status 2.
 
 import argparse
 import importlib
+import importlib.util
 import logging
 import os
 import sys
@@ -17,6 +18,9 @@ from pathlib import Path
 __all__ = ["main"]
 
 PROG = "sk-mnist"
+
+#: The Keras backends ``--backend`` chooses from.
+BACKENDS = ("tensorflow", "jax")
 
 #: Where ``train`` saves the fitted pipeline unless ``--output`` says otherwise.
 DEFAULT_MODEL_PATH = "mnist_model.skmnist"
@@ -524,6 +528,13 @@ def _build_parser():
         epilog=f"'{PROG} COMMAND --help' describes each command.",
     )
     _add_training_options(parser, top_level=True)
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=None,
+        help="the Keras backend, for any command (default: $KERAS_BACKEND, else "
+        "tensorflow); jax needs pip install 'sk_mnist[jax]'",
+    )
     commands = parser.add_subparsers(
         dest="command", metavar="COMMAND", parser_class=_Parser
     )
@@ -674,6 +685,10 @@ def main(argv=None):
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help (0) or a bad option (2)
         return exc.code
+    if args.backend is not None:
+        problem = _select_backend(args.backend)
+        if problem:
+            return _usage_error(parser, problem)
     given = {k[4:]: v for k, v in vars(args).items() if k.startswith("top_")}
     given = {name: value for name, value in given.items() if value is not None}
     if args.command is not None and given:
@@ -695,6 +710,20 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+
+
+def _select_backend(name):
+    """Set ``KERAS_BACKEND`` before Keras is imported; a problem, or None."""
+    keras = sys.modules.get("keras")
+    if keras is not None and keras.backend.backend() != name:
+        return (
+            f"--backend {name}: Keras is already imported in this process with "
+            f"the {keras.backend.backend()} backend; run sk-mnist in a new process"
+        )
+    if importlib.util.find_spec(name) is None:
+        return f"--backend {name}: {name} is not installed (pip install sk_mnist[jax])"
+    os.environ["KERAS_BACKEND"] = name
+    return None
 
 
 def _usage_error(parser, message):

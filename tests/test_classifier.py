@@ -323,3 +323,104 @@ def test_partial_fit_names_labels_missing_from_classes(blobs, first_call):
         where = r"the classes of the first partial_fit, \[0, 1, 2\]"
     with pytest.raises(ValueError, match=rf"labels \[3\] that are not in {where}"):
         call()
+
+
+# --- the predict path ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fitted_on_mnist(mnist_small):
+    (X, y), _ = mnist_small
+    X = X.reshape(len(X), -1).astype(np.float32) / 255
+    return MNISTClassifier(hidden_units=64, epochs=2, random_state=0).fit(X, y)
+
+
+def test_predict_equals_keras_predict_on_the_whole_test_set(fitted_on_mnist, mnist):
+    _, (X_test, _) = mnist
+    X_test = X_test.reshape(len(X_test), -1).astype(np.float32) / 255
+    clf = fitted_on_mnist
+    proba = clf.predict_proba(X_test)  # 10000 rows: more than one chunk
+    keras_proba = clf.model_.predict(X_test, verbose=0)
+    assert proba.dtype == np.float32 and proba.shape == (10000, 10)
+    np.testing.assert_allclose(proba, keras_proba, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(
+        clf.predict(X_test), clf.classes_[keras_proba.argmax(axis=1)]
+    )
+    np.testing.assert_allclose(
+        clf.predict_proba(X_test[:1000], batch_size=77), proba[:1000], atol=1e-6
+    )
+
+
+def test_the_compiled_network_is_made_once_for_every_batch_size(fitted_on_mnist):
+    import keras
+
+    from sk_mnist.classifier import _forward_pass
+
+    X = np.random.RandomState(0).rand(40, 784).astype(np.float32)
+    forward = _forward_pass(fitted_on_mnist.model_)
+    before = forward.traces
+    for n_rows in range(1, 41):
+        fitted_on_mnist.predict_proba(X[:n_rows])
+    if keras.backend.backend() == "tensorflow":
+        assert forward.traces == 1  # one input signature, any number of rows
+    else:
+        assert 1 <= forward.traces - before <= 7  # rows padded to 1, 2, 4, ..., 64
+
+
+def test_predict_keeps_no_state_in_the_estimator_and_frees_the_network(blobs):
+    import gc
+    import weakref
+
+    X, y = blobs
+    clf = MNISTClassifier(hidden_units=4, epochs=1).fit(X, y)
+    before = dict(vars(clf))
+    clf.predict_proba(X)
+    assert vars(clf).keys() == before.keys()
+    assert all(vars(clf)[name] is value for name, value in before.items())
+    network = weakref.ref(clf.model_)
+    del clf, before
+    gc.collect()
+    assert network() is None  # the cache of compiled networks holds it weakly
+
+
+def test_predict_follows_weights_changed_in_place(blobs):
+    X, y = blobs
+    clf = MNISTClassifier(**SMALL, random_state=0, warm_start=True).fit(X, y)
+    for train_more in (lambda: clf.partial_fit(X, y), lambda: clf.fit(X, y)):
+        before = clf.predict_proba(X)
+        train_more()  # the same network, trained in place
+        after = clf.predict_proba(X)
+        assert not np.allclose(before, after)
+        np.testing.assert_allclose(after, clf.model_.predict(X, verbose=0), atol=1e-6)
+
+
+def test_predict_refuses_unknown_keywords_and_bad_batch_size(blobs):
+    X, y = blobs
+    clf = MNISTClassifier(hidden_units=4, epochs=1).fit(X, y)
+    with pytest.raises(TypeError, match=r"\['steps'\].*batch_size"):
+        clf.predict(X, steps=2)
+    with pytest.raises(ValueError, match="batch_size must be a positive int.*got 0"):
+        clf.predict_proba(X, batch_size=0)
+
+
+def test_callbacks_with_predict_hooks_see_the_batches(blobs):
+    import keras
+
+    class CountBatches(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.batches = 0
+
+        def on_predict_batch_end(self, batch, logs=None):
+            self.batches += 1
+
+    X, y = blobs
+    param, keyword = CountBatches(), CountBatches()
+    clf = MNISTClassifier(hidden_units=4, epochs=1, batch_size=40, callbacks=[param])
+    clf.fit(X, y)
+    expected = clf.model_.predict(X, verbose=0)
+    np.testing.assert_allclose(clf.predict_proba(X), expected, atol=1e-6)
+    assert param.batches == 3  # 120 rows in batches of 40, through Keras' predict
+    clf.set_params(callbacks=None)
+    clf.predict(X, callbacks=[keyword], batch_size=60)
+    assert keyword.batches == 2

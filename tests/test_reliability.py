@@ -46,6 +46,31 @@ def test_two_processes_give_identical_predict_proba(tmp_path, mnist):
     np.testing.assert_array_equal(results[0], results[1])
 
 
+def test_seeded_fit_restores_the_users_tensorflow_seed(blobs):
+    # A seeded fit used to end with tf.random.set_seed(None), forgetting this seed.
+    import tensorflow as tf
+
+    X, y = blobs
+    tf.random.set_seed(42)
+    expected = tf.random.uniform([4]).numpy()
+    tf.random.set_seed(42)
+    MNISTClassifier(hidden_units=4, epochs=1, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(tf.random.uniform([4]).numpy(), expected)
+    tf.random.set_seed(None)
+
+
+def test_seeded_fit_leaves_the_users_keras_random_stream_alone(blobs):
+    X, y = blobs
+    keras.utils.set_random_seed(7)
+    expected = [keras.ops.convert_to_numpy(keras.random.uniform([4])) for _ in "ab"]
+    keras.utils.set_random_seed(7)
+    first = keras.ops.convert_to_numpy(keras.random.uniform([4]))
+    MNISTClassifier(hidden_units=4, epochs=1, random_state=0).fit(X, y)
+    second = keras.ops.convert_to_numpy(keras.random.uniform([4]))
+    np.testing.assert_array_equal(first, expected[0])
+    np.testing.assert_array_equal(second, expected[1])
+
+
 # --- threads ------------------------------------------------------------------
 
 
