@@ -293,21 +293,21 @@ def test_fit_without_weights_makes_no_copy_of_X():
 @pytest.mark.parametrize("run_eagerly", [False, True])
 def test_run_eagerly_reaches_the_network(blobs, run_eagerly):
     import keras
-    import tensorflow as tf
 
-    X, y = blobs
-    eager = []
+    X, y = blobs  # 120 rows: one step per epoch at the default batch size
+    calls = []
 
-    def loss(y_true, y_pred):  # records how Keras runs the train step
-        eager.append(tf.executing_eagerly())
+    def loss(y_true, y_pred):  # runs at every step when eager, else at tracing only
+        calls.append(1)
         return keras.losses.sparse_categorical_crossentropy(y_true, y_pred)
 
-    clf = MNISTClassifier(hidden_units=4, epochs=2, loss=loss, run_eagerly=run_eagerly)
+    clf = MNISTClassifier(hidden_units=4, epochs=4, loss=loss, run_eagerly=run_eagerly)
     clf.fit(X, y)
     assert clf.model_.run_eagerly is run_eagerly
-    assert eager and set(eager) == {run_eagerly}
-    if run_eagerly:  # called at every step (one per epoch here), not once per trace
-        assert len(eager) == clf.epochs
+    if run_eagerly:  # every step (JAX also calls it once more to build)
+        assert len(calls) >= clf.epochs
+    else:  # traced once (or twice), on either backend, then compiled
+        assert 1 <= len(calls) <= 2
 
 
 @pytest.mark.parametrize("first_call", [True, False])

@@ -16,6 +16,7 @@ from onnx.numpy_helper import to_array
 from sklearn.decomposition import PCA
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, Normalizer, StandardScaler
+from test_cli import assert_one_line_error
 
 from sk_mnist import (
     MNISTClassifier,
@@ -361,15 +362,6 @@ def test_cli_predict_with_onnx_imports_neither_keras_nor_tensorflow(
     lines = result.stdout.strip().splitlines()
     assert json.loads(lines[-1]) == [0, []]
     assert lines[0].startswith(str(tmp_path / "one.npy"))
-
-
-def assert_one_line_error(status, err, *fragments):
-    assert status == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("sk-mnist") and ": error: " in lines[0]
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 def test_cli_export_errors_are_one_line(blobs, saved_model, tmp_path, capsys):
