@@ -428,7 +428,7 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
         optimizer = type(optimizer).from_config(optimizer.get_config())
         if self.learning_rate is not None:
             optimizer.learning_rate = self.learning_rate
-        model = build_dense_network(
+        return build_dense_network(
             meta["n_features_in_"],
             meta["n_classes_"],
             hidden_units=self.hidden_units,
@@ -436,10 +436,8 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
             optimizer=optimizer,
             loss=compile_kwargs["loss"],
             metrics=compile_kwargs["metrics"] or ["accuracy"],
+            run_eagerly=self.run_eagerly,
         )
-        # What Model.compile(run_eagerly=...) sets; the network is compiled already.
-        model.run_eagerly = bool(compile_kwargs.get("run_eagerly", self.run_eagerly))
-        return model
 
     @property
     def target_encoder(self):
@@ -568,9 +566,7 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
             X, y, sample_weight = self._validate_fit_data(
                 X, y, sample_weight, reset=first_call
             )
-            known = classes if classes is not None else None
-            if known is None and not first_call:
-                known = self.classes_
+            known = self.classes_ if classes is None and not first_call else classes
             _check_labels_known(y, known, given=classes is not None)
             if classes is not None:
                 self.classes_ = np.asarray(classes)

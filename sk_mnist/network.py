@@ -14,6 +14,7 @@ def build_dense_network(
     optimizer="rmsprop",
     loss="categorical_crossentropy",
     metrics=("accuracy",),
+    run_eagerly=False,
 ):
     """Build and compile the network of "Deep Learning with Python", chapter 2.1.
 
@@ -36,6 +37,8 @@ def build_dense_network(
         Passed to ``Model.compile``.
     metrics : sequence, default=("accuracy",)
         Passed to ``Model.compile``.
+    run_eagerly : bool, default=False
+        Passed to ``Model.compile``: run the train step eagerly, for debugging.
 
     Returns
     -------
@@ -49,5 +52,10 @@ def build_dense_network(
             keras.layers.Dense(n_classes, activation="softmax"),
         ]
     )
-    model.compile(optimizer=optimizer, loss=loss, metrics=list(metrics))
+    model.compile(
+        optimizer=optimizer,
+        loss=loss,
+        metrics=list(metrics),
+        run_eagerly=run_eagerly,
+    )
     return model
