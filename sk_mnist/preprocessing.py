@@ -107,6 +107,7 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         Returns
         -------
         self : PixelScaler
+            The fitted transformer.
         """
         self._validate(X, reset=True)
         shape = _shape(X)
