@@ -321,7 +321,7 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
         Number of classes.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names seen during fit, for DataFrame input only.
 
     See Also

@@ -273,9 +273,25 @@ class EpochGridSearchCV(GridSearchCV):
 
     Attributes
     ----------
-    cv_results_, best_estimator_, best_score_, best_params_, best_index_, \
-scorer_, n_splits_, refit_time_, multimetric_
-        As for :class:`~sklearn.model_selection.GridSearchCV`.
+    cv_results_ : dict of ndarray
+        As for :class:`~sklearn.model_selection.GridSearchCV`, and so are the
+        attributes down to ``multimetric_``.
+    best_estimator_ : estimator
+        Refitted on all the data, on its own.
+    best_score_ : float
+        Mean cross-validated score of the best candidate.
+    best_params_ : dict
+        Parameters of the best candidate.
+    best_index_ : int
+        Index of the best candidate in ``cv_results_``.
+    scorer_ : callable or dict
+        The scorer(s) used.
+    n_splits_ : int
+        Number of cross-validation splits.
+    refit_time_ : float
+        Seconds taken to refit the best candidate.
+    multimetric_ : bool
+        Whether several metrics were scored.
     shared_fits_ : list of list of int
         Indices into ``cv_results_["params"]`` of the candidates trained by one
         fit per fold; a candidate fitted alone is a list of one.
