@@ -15,6 +15,7 @@ from pathlib import Path
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(DOCS))  # docs/_cli.py, for sphinx-argparse
 
 # The notebooks run at build time, quickly; their kernels inherit this.
 os.environ["SK_MNIST_QUICK"] = "1"
