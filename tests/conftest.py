@@ -39,3 +39,49 @@ def blobs():
 @pytest.fixture(autouse=True)
 def _fixed_numpy_seed():
     np.random.seed(0)
+
+
+# --- The fast tier: python -m pytest -m "not slow" ----------------------------------
+# Tests marked ``slow`` here, in one list, so that the fast tier is decided in one
+# place: a test file name marks the whole file, "file::test" one test (all its
+# parameters). Each entry says why it is slow. The fast tier still runs every test
+# file and the doctests of every module.
+SLOW_TESTS = {
+    "test_backends.py": "three test files again, under the other backend",
+    "test_dask.py": "a local Dask cluster",
+    "test_estimator_checks.py": "scikit-learn's whole estimator check suite",
+    "test_image_round_trip.py": "a fit on all 60000 training digits",
+    "test_notebooks.py::test_notebook_executes": "runs each notebook",
+    "test_benchmarks.py::test_quick_run_writes_json_and_markdown": "subprocesses",
+    "test_pipeline.py::test_book_accuracy_on_full_mnist": "a fit on full MNIST",
+    "test_classifier.py::test_predict_equals_keras_predict_on_the_whole_test_set": (
+        "a fit on full MNIST"
+    ),
+    "test_export.py::test_full_test_set_labels_equal_probabilities_within_1e_5": (
+        "a fit on full MNIST"
+    ),
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before -k and -m deselect anything
+def pytest_collection_modifyitems(config, items):
+    modules = {}
+    for item in items:
+        file = item.path.name
+        if getattr(item, "module", None) is not None:
+            modules[file] = item.module
+        name = f"{file}::{getattr(item, 'originalname', None) or item.name}"
+        if file in SLOW_TESTS or name in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
+    stale = sorted(
+        key
+        for key in SLOW_TESTS
+        if "::" in key
+        and key.split("::")[0] in modules
+        and not hasattr(modules[key.split("::")[0]], key.split("::")[1])
+    )
+    if stale:
+        raise pytest.UsageError(
+            f"tests/conftest.py: SLOW_TESTS names tests that do not exist: {stale}; "
+            "remove or rename them there."
+        )
