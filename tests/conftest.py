@@ -60,6 +60,36 @@ SLOW_TESTS = {
     "test_export.py::test_full_test_set_labels_equal_probabilities_within_1e_5": (
         "a fit on full MNIST"
     ),
+    "test_cli.py::test_no_subcommand_runs_the_book_example": "a fit on full MNIST",
+    "test_cli.py::test_user_mistakes_in_a_real_process": "a process per mistake",
+    "test_cli.py::test_real_processes": "processes that import TensorFlow",
+    "test_export.py::test_export_from_the_jax_backend": "a JAX process",
+    "test_export.py::test_every_supported_activation_matches_keras": (
+        "a fit per Keras activation"
+    ),
+    "test_model_file_fuzz.py::test_edited_members_behind_a_valid_zip": (
+        "hundreds of loads"
+    ),
+    "test_pipeline.py::test_saved_pipeline_predicts_the_same_in_a_fresh_process": (
+        "processes that import TensorFlow"
+    ),
+    "test_pipeline.py::test_grid_search_over_epochs_and_batch_size": "12 fits",
+    "test_plots.py::test_sk_mnist_works_without_matplotlib": "a process with a fit",
+    "test_reliability.py::test_two_processes_give_identical_predict_proba": (
+        "two processes with a fit each"
+    ),
+    "test_search.py::test_cv_results_are_grid_search_cv_results_bit_for_bit": (
+        "two searches on MNIST"
+    ),
+    "test_search.py::test_fit_time_is_the_time_to_reach_the_candidates_epoch": (
+        "two searches on MNIST"
+    ),
+    "test_search.py::test_settings_that_keep_the_equivalence": (
+        "two searches per setting"
+    ),
+    "test_search.py::test_n_jobs_runs_the_shared_fits_in_worker_processes": (
+        "worker processes that import TensorFlow"
+    ),
 }
 
 
