@@ -20,7 +20,6 @@ sys.path.insert(0, str(DOCS))  # docs/_cli.py, for sphinx-argparse
 # The notebooks run at build time, quickly; their kernels inherit this.
 os.environ["SK_MNIST_QUICK"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("MPLBACKEND", "Agg")
 
 import sk_mnist  # noqa: E402
 

@@ -60,6 +60,15 @@ SLOW_TESTS = {
     "test_export.py::test_full_test_set_labels_equal_probabilities_within_1e_5": (
         "a fit on full MNIST"
     ),
+    "test_classifier.py::test_the_compiled_network_is_made_once_for_every_batch_size": (
+        "a fit on 3000 images"
+    ),
+    "test_classifier.py::test_integer_sample_weight_is_close_to_repeating_the_sample": (
+        "several fits"
+    ),
+    "test_classifier.py::test_fit_without_weights_makes_no_copy_of_X": (
+        "a fit on a large array"
+    ),
     "test_cli.py::test_no_subcommand_runs_the_book_example": "a fit on full MNIST",
     "test_cli.py::test_user_mistakes_in_a_real_process": "a process per mistake",
     "test_cli.py::test_real_processes": "processes that import TensorFlow",
