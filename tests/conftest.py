@@ -69,6 +69,13 @@ SLOW_TESTS = {
     "test_classifier.py::test_fit_without_weights_makes_no_copy_of_X": (
         "a fit on a large array"
     ),
+    "test_classifier.py::test_run_eagerly_reaches_the_network": "eager training",
+    "test_classifier.py::test_random_state_instances_are_not_all_seed_zero": (
+        "several fits"
+    ),
+    "test_classifier.py::test_predict_follows_weights_changed_in_place": (
+        "several fits"
+    ),
     "test_cli.py::test_no_subcommand_runs_the_book_example": "a fit on full MNIST",
     "test_cli.py::test_user_mistakes_in_a_real_process": "a process per mistake",
     "test_cli.py::test_real_processes": "processes that import TensorFlow",
@@ -83,6 +90,9 @@ SLOW_TESTS = {
         "processes that import TensorFlow"
     ),
     "test_pipeline.py::test_grid_search_over_epochs_and_batch_size": "12 fits",
+    "test_pipeline.py::test_grid_search_over_network_and_optimizer": "a grid search",
+    "test_pipeline.py::test_cross_val_score_uses_stratified_folds": "three fits",
+    "test_search.py::test_failed_fits_come_out_as_in_grid_search": "two searches",
     "test_plots.py::test_sk_mnist_works_without_matplotlib": "a process with a fit",
     "test_reliability.py::test_two_processes_give_identical_predict_proba": (
         "two processes with a fit each"
