@@ -253,7 +253,7 @@ def test_unwritable_outputs(tmp_path, monkeypatch, capsys):
 def test_plot_without_matplotlib(trained, tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "sk_mnist.plots", None)  # as if not installed
     status, _, err = run(capsys, "evaluate", trained[0], "--plot", tmp_path / "x.png")
-    assert_one_line_error(status, err, "needs matplotlib", "sk_mnist[plots]")
+    assert_one_line_error(status, err, "needs matplotlib", 'pip install ".[plots]"')
     assert not (tmp_path / "x.png").exists()
 
 
