@@ -320,7 +320,10 @@ def _search(args):
         " differ only in epochs share one fit per fold (scores as GridSearchCV's) ..."
     )
     start = time.perf_counter()
-    search.fit(X_train, y_train)
+    # Not around worker processes: they would keep the captured stderr.
+    in_process = args.n_jobs in (None, 1)
+    with _backend_noise_hidden() if in_process else contextlib.nullcontext():
+        search.fit(X_train, y_train)
     print(
         f"search time: {time.perf_counter() - start:.1f} s"
         f" (fits per fold: {len(search.shared_fits_)}; GridSearchCV's: {n_candidates})"
