@@ -1,7 +1,8 @@
 """``sk-mnist``'s own argument parser, for sphinx-argparse (docs/user_guide/cli.md).
 
 The parser is ``sk_mnist.cli._build_parser()`` itself, so the reference cannot
-drift from the program. sphinx-argparse reads help texts as reStructuredText, where
+drift from the program; the examples each ``--help`` ends with are added as its
+epilog. sphinx-argparse reads help texts as reStructuredText, where
 a trailing underscore (``cv_results_``) is a link; such underscores are escaped.
 """
 
@@ -20,6 +21,12 @@ def _escape(text):
 def _escape_parser(parser):
     parser.description = _escape(parser.description)
     parser.epilog = _escape(parser.epilog)
+    examples = getattr(parser, "examples", ())  # printed at the end of --help
+    if examples:
+        lines = [f"  {command}\n      {what}" for command, what in examples]
+        parser.epilog = "\n\n".join(
+            [parser.epilog or "", "Examples::", "\n".join(lines)]
+        ).lstrip()
     for action in parser._actions:
         if action.help is not argparse.SUPPRESS:
             action.help = _escape(action.help)
