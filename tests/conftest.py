@@ -79,6 +79,10 @@ SLOW_TESTS = {
     "test_cli.py::test_no_subcommand_runs_the_book_example": "a fit on full MNIST",
     "test_cli.py::test_user_mistakes_in_a_real_process": "a process per mistake",
     "test_cli.py::test_real_processes": "processes that import TensorFlow",
+    "test_cli.py::test_tensorflow_start_up_lines_are_hidden": "a process with a fit",
+    "test_cli.py::test_tensorflow_lines_shown_when_asked": (
+        "processes that import TensorFlow"
+    ),
     "test_export.py::test_export_from_the_jax_backend": "a JAX process",
     "test_export.py::test_every_supported_activation_matches_keras": (
         "a fit per Keras activation"
