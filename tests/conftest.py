@@ -44,8 +44,8 @@ def _fixed_numpy_seed():
 # --- The fast tier: python -m pytest -m "not slow" ----------------------------------
 # Tests marked ``slow`` here, in one list, so that the fast tier is decided in one
 # place: a test file name marks the whole file, "file::test" one test (all its
-# parameters). Each entry says why it is slow. The fast tier still runs every test
-# file and the doctests of every module.
+# parameters). Each entry says why it is slow. The fast tier still runs tests of
+# every module and the doctests of every module.
 SLOW_TESTS = {
     "test_backends.py": "three test files again, under the other backend",
     "test_dask.py": "a local Dask cluster",
