@@ -592,7 +592,8 @@ def markdown(results):
             "",
         ]
     lines += [
-        f"Measured with `{results['command']}` on {m['cpu']} ({m['cores']} cores), "
+        f"Measured on {results.get('date', 'an unrecorded date')} "
+        f"with `{results['command']}` on {m['cpu']} ({m['cores']} cores), "
         f"{m['platform']}; Python {m['python']}, {versions}. "
         f"{s['n_train']} training images, {s['epochs']} epoch(s), batch 128, "
         f"unseeded; each contender in its own process. Times and peak RSS: best of "
@@ -642,6 +643,12 @@ def parse_args(argv):
     parser.add_argument(
         "--backends", nargs="+", choices=BACKENDS, default=None, help="Keras backends"
     )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help="also write performance.json here (the docs read docs/_data/)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.argv = sys.argv[1:] if argv is None else list(argv)
@@ -685,6 +692,7 @@ def main(argv=None):
     plan = fit_contenders(args.only, args.backends)
     results = {
         "command": " ".join(["python benchmarks/performance.py", *args.argv]),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "settings": settings,
         "machine": machine(),
         "versions": installed_versions(),
@@ -702,6 +710,9 @@ def main(argv=None):
         run_once(plan, settings, models, results)
     results["load_average"]["after"] = os.getloadavg()[0]
     (args.output_dir / "performance.json").write_text(json.dumps(results, indent=1))
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=1) + "\n")
     report = markdown(results)
     (args.output_dir / "performance.md").write_text(report)
     print(report)

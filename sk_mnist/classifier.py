@@ -321,13 +321,13 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
         Number of classes.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names seen during fit, for DataFrame input only.
 
     See Also
     --------
     make_mnist_pipeline : PixelScaler then MNISTClassifier, for raw images.
-    sklearn.neural_network.MLPClassifier : scikit-learn's own dense network.
+    sklearn.neural_network.MLPClassifier : Scikit-learn's own dense network.
 
     Examples
     --------
@@ -454,9 +454,15 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
     def set_params(self, **params):
         """Set parameters by name; scikeras' routed ``prefix__name`` are refused.
 
+        Parameters
+        ----------
+        **params : dict
+            Constructor parameters and their new values.
+
         Returns
         -------
         self : MNISTClassifier
+            The estimator, its parameters changed.
         """
         for name in params:
             if "__" in name:
@@ -499,6 +505,7 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
         Returns
         -------
         self : MNISTClassifier
+            The fitted estimator.
         """
         with self._transaction():
             X, y, sample_weight = self._validate_fit_data(
@@ -559,6 +566,7 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
         Returns
         -------
         self : MNISTClassifier
+            The estimator, trained further.
         """
         self._validate_params()
         first_call = not self.initialized_
@@ -678,6 +686,7 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
         Returns
         -------
         score : float
+            Fraction of correctly classified samples.
         """
         return accuracy_score(y, self.predict(X), sample_weight=sample_weight)
 

@@ -241,8 +241,8 @@ def load_mnist(*, data_home=None, as_frame=False):
     Returns
     -------
     (X_train, y_train), (X_test, y_test) : tuple of tuples
-        uint8 images of shape (60000, 28, 28) and (10000, 28, 28) and uint8
-        labels, or DataFrames and Series when ``as_frame=True``.
+        The uint8 images of shape (60000, 28, 28) and (10000, 28, 28) and
+        uint8 labels, or DataFrames and Series when ``as_frame=True``.
 
     Raises
     ------

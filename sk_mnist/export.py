@@ -390,6 +390,15 @@ def to_onnx(estimator, path=None, *, dtype=None):
         Input ``X``; outputs ``label`` (from ``classes_``) and ``probabilities``
         (float32, one column per class, in the order of ``classes_``).
 
+    Raises
+    ------
+    ValueError
+        If the estimator is not fitted, its hidden activation or its classes
+        have no ONNX form, or ``dtype`` does not suit its first step.
+    TypeError
+        If it is not an ``MNISTClassifier`` or a pipeline of the steps above
+        ending in one.
+
     Examples
     --------
     >>> import numpy as np, onnxruntime

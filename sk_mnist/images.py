@@ -198,6 +198,19 @@ def read_digits(path):
         If there is no such file.
     ImageReadError
         If the file is neither a readable image nor a suitable array.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from PIL import Image, ImageDraw
+    >>> from sk_mnist.images import read_digits
+    >>> paper = Image.new("L", (112, 112), 255)  # a dark 1 on white paper
+    >>> ImageDraw.Draw(paper).line([(56, 15), (56, 95)], fill=0, width=9)
+    >>> path = os.path.join(tempfile.mkdtemp(), "one.png")
+    >>> paper.save(path)
+    >>> digits = read_digits(path)
+    >>> digits.shape, digits.dtype.name, int(digits.max())
+    ((1, 28, 28), 'uint8', 255)
     """
     path = Path(path)
     if not path.is_file():

@@ -293,6 +293,7 @@ def dump(estimator, path):
     Returns
     -------
     path : pathlib.Path
+        The file written.
 
     Raises
     ------
@@ -883,6 +884,7 @@ def load(path, *, max_bytes=None):
     Returns
     -------
     estimator : MNISTClassifier, PixelScaler or Pipeline
+        The estimator as it was dumped, fitted state included.
 
     Raises
     ------
@@ -906,6 +908,16 @@ def load(path, *, max_bytes=None):
     See Also
     --------
     dump : Write the file.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from sk_mnist import PixelScaler, dump, load
+    >>> path = dump(PixelScaler().fit([[0, 255]]),
+    ...             os.path.join(tempfile.mkdtemp(), "scaler.skmnist"))
+    >>> scaler = load(path)
+    >>> scaler.n_features_in_
+    2
     """
     path = Path(path)
     source = f"sk_mnist model file {str(path)!r}"

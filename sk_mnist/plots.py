@@ -52,6 +52,16 @@ def plot_digits(
     Returns
     -------
     fig : matplotlib Figure or SubFigure
+        The figure, one subplot per digit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sk_mnist.plots import plot_digits
+    >>> digits = np.zeros((3, 28, 28), np.uint8)
+    >>> fig = plot_digits(digits, labels=[1, 2, 3], predicted=[1, 2, 5])
+    >>> len(fig.axes)
+    3
     """
     images = np.asarray(images).reshape(len(images), 28, 28)
     n_cols = max(1, min(n_cols, len(images)))
@@ -96,6 +106,14 @@ def plot_confusion_matrix(y_true, y_pred, *, normalize=None, fig=None, figsize=(
     Returns
     -------
     fig : matplotlib Figure or SubFigure
+        The figure, with the matrix and its colour bar.
+
+    Examples
+    --------
+    >>> from sk_mnist.plots import plot_confusion_matrix
+    >>> fig = plot_confusion_matrix([0, 1, 1, 2], [0, 1, 2, 2])
+    >>> fig.axes[0].get_xlabel()
+    'Predicted label'
     """
     fig = _figure(fig, figsize)
     ax = fig.subplots()
@@ -145,6 +163,14 @@ def plot_history(estimator, *, fig=None, figsize=(9, 3.5)):
     Returns
     -------
     fig : matplotlib Figure or SubFigure
+        The figure: loss and accuracy, one subplot each.
+
+    Examples
+    --------
+    >>> from sk_mnist.plots import plot_history
+    >>> fig = plot_history({"loss": [0.3, 0.1], "accuracy": [0.9, 0.97]})
+    >>> len(fig.axes)
+    2
     """
     history = _history(estimator)
     fig = _figure(fig, figsize)
@@ -189,11 +215,24 @@ def plot_search(
     Returns
     -------
     fig : matplotlib Figure or SubFigure
+        The figure with the heatmap.
 
     Notes
     -----
     Where other parameters vary too, each cell shows the best mean test score
     over them.
+
+    Examples
+    --------
+    >>> from sk_mnist.plots import plot_search
+    >>> results = {
+    ...     "param_classifier__epochs": [1, 1, 2, 2],
+    ...     "param_classifier__batch_size": [64, 128, 64, 128],
+    ...     "mean_test_score": [0.90, 0.89, 0.93, 0.92],
+    ... }
+    >>> fig = plot_search(results)
+    >>> fig.axes[0].get_ylabel()
+    'epochs'
     """
     if hasattr(cv_results, "cv_results_"):
         cv_results = cv_results.cv_results_

@@ -77,7 +77,7 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     image_shape_ : tuple of int or None
         ``(height, width)`` of the images seen during ``fit``; None when it was
         given flat rows or a DataFrame.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features seen during ``fit``, for DataFrame input only.
 
     See Also
@@ -107,6 +107,7 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         Returns
         -------
         self : PixelScaler
+            The fitted transformer.
         """
         self._validate(X, reset=True)
         shape = _shape(X)

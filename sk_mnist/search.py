@@ -249,25 +249,57 @@ class EpochGridSearchCV(GridSearchCV):
 
     Parameters
     ----------
-    estimator, param_grid, scoring, n_jobs, refit, cv, verbose, pre_dispatch, \
-error_score, return_train_score
-        As for :class:`~sklearn.model_selection.GridSearchCV`. ``n_jobs`` runs
-        (group of candidates, fold) tasks in parallel through joblib, the Dask
-        backend included.
+    estimator : MNISTClassifier or Pipeline
+        An ``MNISTClassifier`` or a pipeline ending in one.
+    param_grid : dict or list of dict
+        Parameter names to lists of values, as for ``GridSearchCV``.
+    scoring : str, callable, list, tuple or dict, default=None
+        As for ``GridSearchCV``; None uses the estimator's ``score``.
+    n_jobs : int, default=None
+        (group of candidates, fold) tasks run in parallel through joblib, the
+        Dask backend included.
+    refit : bool, str or callable, default=True
+        As for ``GridSearchCV``.
+    cv : int, cross-validation generator or iterable, default=None
+        As for ``GridSearchCV`` (stratified folds for a classifier).
+    verbose : int, default=0
+        As for ``GridSearchCV``.
+    pre_dispatch : int or str, default="2*n_jobs"
+        As for ``GridSearchCV``.
+    error_score : "raise" or float, default=np.nan
+        As for ``GridSearchCV``.
+    return_train_score : bool, default=False
+        As for ``GridSearchCV``.
 
     Attributes
     ----------
-    cv_results_, best_estimator_, best_score_, best_params_, best_index_, \
-scorer_, n_splits_, refit_time_, multimetric_
-        As for :class:`~sklearn.model_selection.GridSearchCV`.
+    cv_results_ : dict of ndarray
+        As for :class:`~sklearn.model_selection.GridSearchCV`, and so are the
+        attributes down to ``multimetric_``.
+    best_estimator_ : estimator
+        Refitted on all the data, on its own.
+    best_score_ : float
+        Mean cross-validated score of the best candidate.
+    best_params_ : dict
+        Parameters of the best candidate.
+    best_index_ : int
+        Index of the best candidate in ``cv_results_``.
+    scorer_ : callable or dict
+        The scorer(s) used.
+    n_splits_ : int
+        Number of cross-validation splits.
+    refit_time_ : float
+        Seconds taken to refit the best candidate.
+    multimetric_ : bool
+        Whether several metrics were scored.
     shared_fits_ : list of list of int
         Indices into ``cv_results_["params"]`` of the candidates trained by one
         fit per fold; a candidate fitted alone is a list of one.
 
     See Also
     --------
-    sklearn.model_selection.GridSearchCV : one fit per candidate and fold.
-    sklearn.linear_model.LogisticRegressionCV : the same idea for a path.
+    sklearn.model_selection.GridSearchCV : One fit per candidate and fold.
+    sklearn.linear_model.LogisticRegressionCV : The same idea for a path.
 
     Examples
     --------
@@ -301,6 +333,7 @@ scorer_, n_splits_, refit_time_, multimetric_
         Returns
         -------
         self : EpochGridSearchCV
+            The fitted search.
         """
         prefix = _classifier_prefix(self.estimator)
         if prefix is None:
