@@ -452,3 +452,13 @@ def test_run_eagerly_predicts_through_keras(blobs, run_eagerly):
     np.testing.assert_allclose(proba, clf.model_.predict(X, verbose=0), atol=1e-6)
     # Eagerly: Keras' predict, never the compiled forward pass.
     assert (clf.model_ in _FORWARD_PASSES) is not run_eagerly
+
+
+def test_verbose_predict_runs_keras_predict_with_its_progress_bar(blobs, capsys):
+    X, y = blobs
+    clf = MNISTClassifier(hidden_units=4, epochs=1).fit(X, y)
+    capsys.readouterr()
+    clf.predict_proba(X)
+    assert capsys.readouterr().out == ""
+    clf.predict_proba(X, verbose=1, batch_size=40)
+    assert "3/3" in capsys.readouterr().out  # 120 rows in batches of 40
