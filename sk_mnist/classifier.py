@@ -637,7 +637,7 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float32)
         if (
-            False
+            kwargs.get("verbose")
             or self.model_.run_eagerly
             or _has_predict_hooks([self.callbacks, kwargs.get("callbacks")])
         ):
