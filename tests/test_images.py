@@ -337,8 +337,10 @@ _STORED_AS = {
 }
 
 
-@pytest.mark.parametrize("orientation", sorted(_STORED_AS))
-@pytest.mark.parametrize("size", [112, 2600])  # also reduced before turned upright
+@pytest.mark.parametrize(
+    "orientation, size",  # a big one is reduced before it is turned upright
+    [(orientation, 112) for orientation in sorted(_STORED_AS)] + [(5, 2600), (6, 2600)],
+)
 def test_exif_orientation_is_applied(tmp_path, orientation, size):
     upright = draw_seven(mode="L").resize((size, size * 3 // 4))
     stored = upright.transpose(_STORED_AS[orientation])
