@@ -9,18 +9,28 @@ digit's bounding box, fitted into 20x20 and centred by its centre of mass.
 MNIST then reads it as a 3.)
 """
 
+import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, UnidentifiedImageError
 from scipy import ndimage
 
-__all__ = ["ImageReadError", "read_digits", "to_mnist"]
+__all__ = ["MAX_PIXELS", "ImageReadError", "read_digits", "to_mnist"]
 
 #: Side of an MNIST image and of the box the digit is fitted into.
 IMAGE_SIDE = 28
 DIGIT_BOX = 20
 
+#: The most pixels a picture file may declare (width times height), checked
+#: before it is decoded: 80 megapixels, above the photos of phones and cameras
+#: (12 to 61 megapixels) and below Pillow's own decompression-bomb warning.
+MAX_PIXELS = 80_000_000
+
+# A picture is first reduced (a JPEG while it is decoded) by a whole factor
+# that keeps its longer side at least this long: a digit a twelfth of the
+# picture wide still spans 80 pixels, as many as _fit_and_centre keeps.
+_WORKING_SIDE = 1024
 # A pixel belongs to the digit when it is at least this fraction of the
 # brightest pixel, once the background level is removed.
 _INK_FRACTION = 0.2
@@ -30,20 +40,78 @@ _NOISE_SIGMAS = 3.0
 #: index coordinates): 13.996 and 14.007 measured over the 60000.
 _CENTRE_OF_MASS = 14.0
 
+# EXIF orientation -> the transpose that puts the picture upright (as
+# PIL.ImageOps.exif_transpose does; applied here to the reduced picture).
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
 
 class ImageReadError(ValueError):
     """Raised when a file cannot be read as a digit image or an image array."""
 
 
-def _as_grayscale(image):
-    """A PIL image in mode ``"L"``; transparency is composited onto white."""
-    image = ImageOps.exif_transpose(image)
+def _gray_scale_of(image):
+    """How much to multiply the gray values of a mode "F" or "I*" picture by.
+
+    Float pictures hold 0..1 or 0..255, 16-bit ones 0..65535 (0..255 are taken
+    as they are); the result is 0..255.
+    """
+    low, high = image.getextrema()  # no copy of the picture
+    is_float = image.mode == "F"
+    if low >= 0 and high <= 1 and is_float:
+        return 255.0
+    if low >= 0 and high <= 255:
+        return 1.0
+    if low >= 0 and high <= 65535 and not is_float:
+        return 255.0 / 65535.0
+    kind, ranges = ("float", "0..1 or 0..255") if is_float else ("integer", "0..65535")
+    raise ImageReadError(
+        f"{kind} gray values must lie in {ranges}, got {low:g}..{high:g}; "
+        "save the picture with values in one of these ranges"
+    )
+
+
+def _gray(image):
+    """Gray values (float32, 0..255) of a PIL image, reduced with Pillow first.
+
+    The picture is reduced by a whole factor (a block average, in its own 8-bit
+    or float mode) so that its longer side stays at least ``_WORKING_SIDE``,
+    before anything is converted to float: a 48-megapixel photo never becomes
+    a 48-megapixel float array. Transparency is composited onto white; the
+    EXIF orientation is applied.
+    """
+    transpose = _UPRIGHT.get(image.getexif().get(ExifTags.Base.Orientation))
     if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "L")
+    elif image.mode == "PA":
         image = image.convert("RGBA")
-    if image.mode in ("RGBA", "LA", "PA"):
+    scale = 1.0
+    if image.mode == "F" or image.mode.startswith("I"):
+        scale = _gray_scale_of(image)
+        image = image.convert("F")
+    elif image.mode not in ("L", "LA", "RGBA"):
+        image = image.convert("L")
+    factor = max(image.size) // _WORKING_SIDE
+    if factor > 1:
+        image = image.reduce(factor)  # alpha is premultiplied for LA and RGBA
+    if image.mode in ("LA", "RGBA"):
         white = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(white, image.convert("RGBA"))
-    return image.convert("L")
+        image = Image.alpha_composite(white, image.convert("RGBA")).convert("L")
+    if transpose is not None:
+        image = image.transpose(transpose)
+    gray = np.asarray(image, dtype=np.float32)
+    if scale != 1.0:
+        gray = gray * np.float32(scale)
+    if not np.all(np.isfinite(gray)):
+        raise ImageReadError("the picture holds NaN or infinite values")
+    return gray
 
 
 def to_mnist(image):
@@ -61,8 +129,9 @@ def to_mnist(image):
     Parameters
     ----------
     image : PIL.Image.Image or array-like of shape (height, width)
-        Any size and mode. An array holds gray values in 0..255. A light
-        background (dark digit on paper) is inverted.
+        Any size and mode. An array holds gray values in 0..255. A picture in
+        a float mode ("F") holds 0..1 or 0..255, one in a 16-bit mode 0..65535.
+        A light background (dark digit on paper) is inverted.
 
     Returns
     -------
@@ -73,7 +142,8 @@ def to_mnist(image):
     Raises
     ------
     ImageReadError
-        If the picture is empty or holds no digit (a single gray level).
+        If the picture is empty, holds no digit (a single gray level), or
+        holds values outside the ranges above.
 
     Examples
     --------
@@ -89,9 +159,9 @@ def to_mnist(image):
     [14.0, 14.0]
     """
     if isinstance(image, Image.Image):
-        gray = np.asarray(_as_grayscale(image), dtype=np.float64)
+        gray = _gray(image)
     else:
-        gray = np.asarray(image, dtype=np.float64)
+        gray = np.asarray(image, dtype=np.float32)
         if gray.ndim != 2:
             raise ImageReadError(
                 f"expected a 2-D gray image, got an array of shape {gray.shape}"
@@ -164,6 +234,11 @@ def _read_npy(path):
             f"{path}: expected an array of shape (28, 28) or (n, 28, 28), "
             f"got {array.shape}"
         )
+    if array.size == 0:
+        raise ImageReadError(
+            f"{path}: expected at least one 28x28 image, got an empty array of "
+            f"shape {array.shape}"
+        )
     array = array.reshape(-1, IMAGE_SIDE, IMAGE_SIDE)
     if not (np.issubdtype(array.dtype, np.number) and np.isrealobj(array)):
         raise ImageReadError(f"{path}: expected numbers, got dtype {array.dtype}")
@@ -182,10 +257,11 @@ def read_digits(path):
     Parameters
     ----------
     path : str or os.PathLike
-        An image file pillow reads (PNG, JPEG, ...; one digit, any size and
-        mode, converted with :func:`to_mnist`) or a ``.npy`` file holding an
-        array of shape (28, 28) or (n, 28, 28) with values in 0..255, used as
-        it is.
+        An image file pillow reads (PNG, JPEG, TIFF, ...; one digit, at most
+        ``MAX_PIXELS`` pixels, any mode, converted with :func:`to_mnist`; float
+        pictures hold 0..1 or 0..255, 16-bit ones 0..65535) or a ``.npy`` file
+        holding an array of shape (28, 28) or (n, 28, 28) with values in
+        0..255 (floats in 0..1 are refused as ambiguous), used as it is.
 
     Returns
     -------
@@ -197,7 +273,8 @@ def read_digits(path):
     FileNotFoundError
         If there is no such file.
     ImageReadError
-        If the file is neither a readable image nor a suitable array.
+        If the file is neither a readable image nor a suitable array, is
+        empty, or declares more than ``MAX_PIXELS`` pixels.
 
     Examples
     --------
@@ -218,12 +295,36 @@ def read_digits(path):
     if path.suffix.lower() == ".npy":
         return _read_npy(path)
     try:
-        with Image.open(path) as image:
-            image.load()
-            return to_mnist(image)[np.newaxis]
+        with warnings.catch_warnings():  # a bomb is refused below, not warned of
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path)
     except UnidentifiedImageError:
         raise ImageReadError(f"{path}: not an image file pillow can read") from None
-    except ImageReadError as exc:
-        raise ImageReadError(f"{path}: {exc}") from None
-    except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt
-        raise ImageReadError(f"{path}: cannot read the image ({exc})") from None
+    except Image.DecompressionBombError:  # Pillow's own limit, twice ours
+        raise ImageReadError(_too_large(path, Image.MAX_IMAGE_PIXELS * 2)) from None
+    with image:
+        if image.width * image.height > MAX_PIXELS:  # before decoding
+            raise ImageReadError(_too_large(path, image.width * image.height, image))
+        try:
+            factor = max(image.size) // _WORKING_SIDE
+            if image.format == "JPEG" and factor > 1:  # decoded reduced, in gray
+                image.draft("L", (image.width // factor, image.height // factor))
+            image.load()
+            return to_mnist(image)[np.newaxis]
+        except ImageReadError as exc:
+            raise ImageReadError(f"{path}: {exc}") from None
+        except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt
+            raise ImageReadError(f"{path}: cannot read the image ({exc})") from None
+
+
+def _too_large(path, pixels, image=None):
+    size = (
+        f"{image.width}x{image.height} = {pixels} pixels"
+        if image
+        else (f"more than {pixels} pixels")
+    )
+    return (
+        f"{path}: the picture declares {size}, more than the {MAX_PIXELS} "
+        "read_digits accepts; scale it down (a digit needs no more than a few "
+        "hundred pixels a side)"
+    )

@@ -346,25 +346,41 @@ def test_predict_equals_keras_predict_on_the_whole_test_set(fitted_on_mnist, mni
     np.testing.assert_array_equal(
         clf.predict(X_test), clf.classes_[keras_proba.argmax(axis=1)]
     )
-    np.testing.assert_allclose(
-        clf.predict_proba(X_test[:1000], batch_size=77), proba[:1000], atol=1e-6
-    )
 
 
-def test_the_compiled_network_is_made_once_for_every_batch_size(fitted_on_mnist):
-    import keras
+def test_a_rows_probabilities_do_not_depend_on_its_batch(fitted_on_mnist, mnist):
+    _, (X_test, _) = mnist
+    X = X_test[:1500].reshape(1500, -1).astype(np.float32) / 255
+    clf = fitted_on_mnist
+    whole = clf.predict_proba(X)
+    # Rows alone, at the start, in the middle, across blocks, in big batches:
+    # bit for bit the same probabilities (XLA's matrix product differs by 1e-7
+    # from one batch shape to another on both backends).
+    for start, stop in [(0, 1), (0, 3), (2, 5), (5, 6), (1, 130), (100, 400)]:
+        np.testing.assert_array_equal(
+            clf.predict_proba(X[start:stop]), whole[start:stop]
+        )
+    np.testing.assert_array_equal(clf.predict_proba(X[:1024])[:3], whole[:3])
+    np.testing.assert_array_equal(clf.predict_proba(X[::-1]), whole[::-1])
 
-    from sk_mnist.classifier import _forward_pass
 
-    X = np.random.RandomState(0).rand(40, 784).astype(np.float32)
+def test_the_compiled_network_is_called_on_one_shape(fitted_on_mnist, monkeypatch):
+    from sk_mnist.classifier import PREDICT_BLOCK, _forward_pass
+
+    X = np.random.RandomState(0).rand(300, 784).astype(np.float32)
     forward = _forward_pass(fitted_on_mnist.model_)
+    shapes, call = [], forward._call
+    monkeypatch.setattr(
+        forward, "_call", lambda rows: shapes.append(rows.shape) or call(rows)
+    )
     before = forward.traces
-    for n_rows in range(1, 41):
-        fitted_on_mnist.predict_proba(X[:n_rows])
-    if keras.backend.backend() == "tensorflow":
-        assert forward.traces == 1  # one input signature, any number of rows
-    else:
-        assert 1 <= forward.traces - before <= 7  # rows padded to 1, 2, 4, ..., 64
+    for n_rows in [*range(1, 41), 128, 129, 300]:
+        proba = fitted_on_mnist.predict_proba(X[:n_rows])
+        assert proba.shape == (n_rows, 10)
+    # One shape, so XLA compiles once: blocks of PREDICT_BLOCK rows, the last padded.
+    assert set(shapes) == {(PREDICT_BLOCK, 784)}
+    assert len(shapes) == 40 + 1 + 2 + 3  # 300 rows: 3 blocks
+    assert forward.traces - before <= 1 and forward.traces >= 1
 
 
 def test_predict_keeps_no_state_in_the_estimator_and_frees_the_network(blobs):
@@ -424,3 +440,25 @@ def test_callbacks_with_predict_hooks_see_the_batches(blobs):
     clf.set_params(callbacks=None)
     clf.predict(X, callbacks=[keyword], batch_size=60)
     assert keyword.batches == 2
+
+
+@pytest.mark.parametrize("run_eagerly", [False, True])
+def test_run_eagerly_predicts_through_keras(blobs, run_eagerly):
+    from sk_mnist.classifier import _FORWARD_PASSES
+
+    X, y = blobs
+    clf = MNISTClassifier(hidden_units=4, epochs=1, run_eagerly=run_eagerly)
+    proba = clf.fit(X, y).predict_proba(X)
+    np.testing.assert_allclose(proba, clf.model_.predict(X, verbose=0), atol=1e-6)
+    # Eagerly: Keras' predict, never the compiled forward pass.
+    assert (clf.model_ in _FORWARD_PASSES) is not run_eagerly
+
+
+def test_verbose_predict_runs_keras_predict_with_its_progress_bar(blobs, capsys):
+    X, y = blobs
+    clf = MNISTClassifier(hidden_units=4, epochs=1).fit(X, y)
+    capsys.readouterr()
+    clf.predict_proba(X)
+    assert capsys.readouterr().out == ""
+    clf.predict_proba(X, verbose=1, batch_size=40)
+    assert "3/3" in capsys.readouterr().out  # 120 rows in batches of 40

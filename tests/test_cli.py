@@ -578,3 +578,26 @@ def test_any_value_error_of_a_command_is_one_line(monkeypatch, capsys):
     monkeypatch.setattr("sk_mnist.cli._evaluate", fail)
     status, _, err = run(capsys, "evaluate", "model.skmnist")
     assert_one_line_error(status, err, "first line second line")
+
+
+def test_predict_refuses_a_picture_too_large_and_an_empty_npy(
+    trained, tmp_path, capsys
+):
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    bomb = tmp_path / "bomb.png"  # 68 bytes that declare 400 million pixels
+    header = struct.pack(">IIBBBBB", 20000, 20000, 8, 0, 0, 0, 0)
+    bomb.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+    )
+    status, out, err = run(capsys, "predict", trained[0], bomb)
+    assert_one_line_error(status, err, "bomb.png: the picture declares more than")
+    assert out == ""
+    np.save(tmp_path / "empty.npy", np.zeros((0, 28, 28), np.uint8))
+    status, out, err = run(capsys, "predict", trained[0], tmp_path / "empty.npy")
+    assert_one_line_error(status, err, "empty.npy: expected at least one 28x28 image")

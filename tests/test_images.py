@@ -1,11 +1,17 @@
 """Image files and .npy arrays become MNIST-like 28x28 uint8 digits."""
 
+import struct
+import subprocess
+import sys
+import warnings
+import zlib
+
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import ExifTags, Image, ImageDraw, ImageOps
 from scipy import ndimage
 
-from sk_mnist.images import ImageReadError, read_digits, to_mnist
+from sk_mnist.images import MAX_PIXELS, ImageReadError, read_digits, to_mnist
 
 
 def draw_seven(mode="RGB", size=112, ink="black", paper="white", offset=(0, 0)):
@@ -60,6 +66,11 @@ def test_transparent_background_counts_as_white_paper():
     image = Image.new("RGBA", (112, 112), (0, 0, 0, 0))  # transparent black
     ImageDraw.Draw(image).line([(30, 20), (80, 20), (50, 95)], fill="black", width=9)
     np.testing.assert_allclose(to_mnist(image), to_mnist(draw_seven()), atol=2)
+    palette = Image.new("P", (112, 112), 0)  # colour 0: black, transparent
+    palette.putpalette([0, 0, 0] * 256)
+    palette.info["transparency"] = 0
+    ImageDraw.Draw(palette).line([(30, 20), (80, 20), (50, 95)], fill=1, width=9)
+    np.testing.assert_allclose(to_mnist(palette), to_mnist(draw_seven()), atol=2)
 
 
 def test_gray_paper_and_jpeg_noise(tmp_path):
@@ -106,11 +117,20 @@ def test_blank_image_is_refused(tmp_path):
 @pytest.mark.parametrize("shape", [(28, 28), (3, 28, 28)])
 def test_npy_arrays_are_used_as_they_are(tmp_path, shape):
     array = np.random.RandomState(0).randint(0, 256, size=shape).astype(np.int64)
+    array.flat[:2] = 0, 255  # both ends of the range
     path = tmp_path / "digits.npy"
     np.save(path, array)
     digits = read_digits(path)
     assert digits.dtype == np.uint8
     np.testing.assert_array_equal(digits, array.reshape(-1, 28, 28))
+
+
+@pytest.mark.parametrize("array", [np.zeros((28, 28)), np.full((28, 28), 1.5)])
+def test_float_npy_arrays_not_scaled_to_0_1_are_used(tmp_path, array):
+    np.save(tmp_path / "floats.npy", array)
+    np.testing.assert_array_equal(
+        read_digits(tmp_path / "floats.npy")[0], np.rint(array).astype(np.uint8)
+    )
 
 
 @pytest.mark.parametrize(
@@ -121,11 +141,15 @@ def test_npy_arrays_are_used_as_they_are(tmp_path, shape):
         (np.full((28, 28), 300.0), "0..255"),
         (np.full((28, 28), np.nan), "0..255"),
         (np.full((28, 28), 0.5), "scaled to 0..1"),
+        (np.eye(28), "scaled to 0..1"),  # a maximum of exactly 1
+        (np.full((28, 28), 256, np.uint16), "0..255"),  # not wrapped round to 0
+        (np.full((28, 28), -1, np.int16), "0..255"),
+        (np.zeros((0, 28, 28)), r"empty.npy: expected at least one 28x28 image"),
         (np.full((28, 28), "x"), "expected numbers"),
     ],
 )
 def test_unsuitable_npy_arrays_are_refused(tmp_path, array, message):
-    path = tmp_path / "bad.npy"
+    path = tmp_path / ("empty.npy" if array.size == 0 else "bad.npy")
     np.save(path, array)
     with pytest.raises(ImageReadError, match=message):
         read_digits(path)
@@ -145,7 +169,247 @@ def test_bad_files(tmp_path):
     truncated.write_bytes((tmp_path / "whole.png").read_bytes()[:200])
     with pytest.raises(ImageReadError, match="truncated.png: cannot read the image"):
         read_digits(truncated)
+    archive = tmp_path / "archive.npy"
+    with open(archive, "wb") as file:
+        np.savez(file, digits=np.zeros((28, 28)))
+    with pytest.raises(ImageReadError, match="archive.npy: is an .npz archive"):
+        read_digits(archive)
     pickled = tmp_path / "object.npy"
     np.save(pickled, np.array([{"a": 1}], dtype=object), allow_pickle=True)
     with pytest.raises(ImageReadError, match="not a readable .npy array"):
         read_digits(pickled)
+
+
+# --- sizes declared, memory, value ranges, orientation, ink and grain ------------
+
+
+def png_declaring(width, height):
+    """A PNG file's first bytes, declaring ``width`` x ``height``: no pixels."""
+
+    def chunk(kind, data):
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit gray
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize(
+    "width, height, said",
+    [
+        (20000, 20000, "more than 178956970 pixels"),  # Pillow's own error
+        (10000, 9500, "10000x9500 = 95000000 pixels"),  # Pillow's warning
+        (9000, 9000, "9000x9000 = 81000000 pixels"),  # over MAX_PIXELS only
+    ],
+)
+def test_a_picture_declaring_too_many_pixels_is_refused_before_decoding(
+    tmp_path, width, height, said
+):
+    path = tmp_path / "bomb.png"
+    path.write_bytes(png_declaring(width, height))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no DecompressionBombWarning either
+        with pytest.raises(ImageReadError, match="bomb.png: the picture declares"):
+            read_digits(path)
+    with pytest.raises(ImageReadError) as error:
+        read_digits(path)
+    assert said in str(error.value) and f"{MAX_PIXELS}" in str(error.value)
+
+
+def test_a_picture_of_max_pixels_is_read(tmp_path):
+    path = tmp_path / "big.png"
+    path.write_bytes(png_declaring(10000, MAX_PIXELS // 10000))  # declared only
+    with pytest.raises(ImageReadError, match="big.png: cannot read the image"):
+        read_digits(path)  # past the size check, then no pixel data
+
+
+_PEAK_MEMORY = """
+import sys
+from sk_mnist.images import read_digits
+
+def peak_mib():  # this process's own peak: ru_maxrss also counts its parent's
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
+before = peak_mib()
+digit = read_digits(sys.argv[1])[0]
+print(peak_mib() - before, int(digit.max()))
+"""
+
+
+@pytest.fixture(scope="module")
+def photos_48_megapixels(tmp_path_factory):
+    """A 7 on white, 8000x6000: a colour JPEG and a gray PNG."""
+    folder = tmp_path_factory.mktemp("photos")
+    photo = Image.new("RGB", (8000, 6000), "white")
+    ImageDraw.Draw(photo).line([(3000, 1000), (5000, 1000), (3800, 4800)], "black", 300)
+    photo.save(folder / "photo.jpg", quality=90)
+    photo.convert("L").save(folder / "photo.png", compress_level=1)
+    return folder
+
+
+@pytest.mark.parametrize("name, budget_mib", [("photo.jpg", 100), ("photo.png", 150)])
+def test_a_48_megapixel_photo_is_read_in_little_memory(
+    photos_48_megapixels, name, budget_mib
+):
+    # Peak resident memory of read_digits in a fresh process, above what the
+    # process held before: 55 and 65 MiB measured (1.6 and 1.5 GiB before the
+    # pictures were reduced in Pillow first). Not decoding the JPEG reduced
+    # takes 231 MiB; not reducing the PNG before the float copy 781 MiB.
+    done = subprocess.run(
+        [sys.executable, "-c", _PEAK_MEMORY, str(photos_48_megapixels / name)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    peak_mib, brightest = done.stdout.split()
+    assert int(brightest) == 255
+    assert float(peak_mib) < budget_mib, peak_mib
+
+
+def test_a_big_photo_reads_as_its_small_version(photos_48_megapixels):
+    small = Image.open(photos_48_megapixels / "photo.png").resize((800, 600))
+    for name in ("photo.jpg", "photo.png"):
+        digit = read_digits(photos_48_megapixels / name)[0]
+        reference = to_mnist(small)
+        assert np.abs(digit.astype(int) - reference).max() <= 25, name
+        assert np.corrcoef(digit.ravel(), reference.ravel())[0, 1] > 0.995, name
+
+
+def seven_as_floats():
+    return np.asarray(draw_seven(mode="L"), dtype=np.float32)
+
+
+@pytest.mark.parametrize("scale", [1 / 255, 1.0])
+def test_float_pictures_in_0_1_or_0_255(tmp_path, scale):
+    path = tmp_path / "seven.tif"
+    Image.fromarray(seven_as_floats() * np.float32(scale), mode="F").save(path)
+    reference = to_mnist(draw_seven(mode="L"))
+    np.testing.assert_allclose(read_digits(path)[0], reference, atol=1)
+
+
+@pytest.mark.parametrize(
+    "values, said",
+    [
+        (
+            lambda gray: gray * 2,
+            r"float gray values must lie in 0..1 or 0..255, got 0..510",
+        ),
+        (lambda gray: gray - 1, "got -1..254"),
+        (lambda gray: np.where(gray > 100, np.nan, 0), "got nan..nan"),
+        (lambda gray: np.where(gray > 100, np.inf, 0), "got 0..inf"),
+        (lambda gray: np.where(gray < 100, np.nan, gray), "NaN or infinite"),
+    ],
+)
+def test_float_pictures_out_of_range_are_refused(tmp_path, values, said):
+    path = tmp_path / "odd.tif"
+    Image.fromarray(values(seven_as_floats()).astype(np.float32), mode="F").save(path)
+    with pytest.raises(ImageReadError, match=said) as error:
+        read_digits(path)
+    assert str(error.value).startswith(str(path) + ": ")
+
+
+def test_16_bit_pictures_use_their_whole_range(tmp_path):
+    path = tmp_path / "seven16.png"
+    wide = (np.asarray(draw_seven(mode="L"), dtype=np.uint16) * 257).astype(np.uint16)
+    Image.fromarray(wide).save(path)
+    assert Image.open(path).mode.startswith("I")
+    reference = to_mnist(draw_seven(mode="L"))
+    np.testing.assert_allclose(read_digits(path)[0], reference, atol=1)
+    # Dark paper (20000 of 65535, 78 of 255) with a light digit: not inverted.
+    dark = np.asarray(draw_seven(mode="L", ink=255, paper=78), dtype=np.uint16) * 257
+    Image.fromarray(dark.astype(np.uint16)).save(path)
+    np.testing.assert_allclose(read_digits(path)[0], reference, atol=1)
+
+
+# Upright -> the picture a camera stores with this EXIF orientation tag.
+_STORED_AS = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_90,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_270,
+}
+
+
+@pytest.mark.parametrize(
+    "orientation, size",  # a big one is reduced before it is turned upright
+    [(orientation, 112) for orientation in sorted(_STORED_AS)] + [(5, 2600), (6, 2600)],
+)
+def test_exif_orientation_is_applied(tmp_path, orientation, size):
+    upright = draw_seven(mode="L").resize((size, size * 3 // 4))
+    stored = upright.transpose(_STORED_AS[orientation])
+    # Pillow's own reading of the tag agrees with the table above.
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = orientation
+    path = tmp_path / "photo.png"
+    stored.save(path, exif=exif)
+    with Image.open(path) as image:
+        assert ImageOps.exif_transpose(image).tobytes() == upright.tobytes()
+    expected = to_mnist(upright)
+    np.testing.assert_array_equal(read_digits(path)[0], expected)
+    assert not np.array_equal(to_mnist(stored), expected)  # the tag matters
+
+
+def test_faint_marks_below_a_fifth_of_the_ink_are_not_part_of_the_digit():
+    def picture(mark):
+        image = np.zeros((200, 200), np.float32)
+        image[40:160, 90:110] = 250  # a 1
+        image[180:190, 20:30] = mark  # a mark outside the 1's box
+        return image
+
+    alone = to_mnist(picture(0))
+    np.testing.assert_array_equal(to_mnist(picture(0.18 * 250)), alone)
+    with_mark = to_mnist(picture(0.22 * 250))  # part of the digit: a wider box
+    fifth = to_mnist(picture(50))  # exactly a fifth: part of the digit too
+    assert np.abs(fifth.astype(int) - with_mark).max() <= 10  # the same crop
+    assert bounding_box(with_mark)[3] - bounding_box(with_mark)[2] > 10
+    assert bounding_box(alone)[3] - bounding_box(alone)[2] < 6
+
+
+def test_paper_grain_is_removed_to_three_standard_deviations():
+    # Paper at 50 with a grain of +-10 (median absolute deviation 10: a
+    # standard deviation of 14.8, three of them 44.5), a bright ring at 250.
+    # Inside it, gray 4 deviations above the paper (40 < 44.5) is grain and
+    # goes; 5 deviations (50 > 44.5) is ink and stays.
+    rows, cols = np.indices((400, 400))
+    image = np.where((rows + cols) % 2, 40.0, 60.0)
+    # Dust: a fifth of the border's 60s at 110. The median (50) and the median
+    # absolute deviation (10) do not move; the mean (55) and the mean absolute
+    # deviation (15) would.
+    border = (rows == 0) | (rows == 399) | (cols == 0) | (cols == 399)
+    image.flat[np.flatnonzero((border & (image == 60)).ravel())[::5]] = 110
+    radius = np.hypot(rows - 199.5, cols - 199.5)
+    image[(radius >= 150) & (radius < 180)] = 250
+    inside = radius < 150
+    image[inside & (cols < 200)] = 50 + 40
+    image[inside & (cols >= 200)] = 50 + 50
+    digit = to_mnist(image)
+    assert digit[12:17, 9:11].max() == 0  # grain: removed
+    assert 4 <= digit[12:17, 17:19].min() <= digit[12:17, 17:19].max() <= 14  # ink
+
+
+@pytest.mark.parametrize("paper, ink", [(115, 250), (140, 10)])
+def test_paper_lighter_than_mid_gray_is_inverted_darker_is_not(paper, ink):
+    reference = to_mnist(draw_seven(mode="L", ink=255, paper=0))
+    digit = to_mnist(draw_seven(mode="L", ink=ink, paper=paper))
+    assert np.corrcoef(digit.ravel(), reference.ravel())[0, 1] > 0.95
+
+
+def test_a_small_digit_in_a_big_picture_keeps_its_detail():
+    # A 7 drawn 300 pixels high with thin strokes, on a 4000x3000 picture: reduced
+    # to a 1024-pixel picture first, it still spans 100 pixels before being fitted.
+    seven = Image.new("L", (300, 300), 255)
+    ImageDraw.Draw(seven).line([(60, 40), (240, 40), (120, 270)], fill=0, width=14)
+    big = Image.new("L", (4000, 3000), 255)
+    big.paste(seven, (2100, 1300))
+    digit, reference = to_mnist(big), to_mnist(seven)
+    # Measured: correlation 0.991, mean difference 1.7 of 255; reduced to 512 or
+    # 256 pixels first, 0.955 and 0.974, 3.9 and 3.8.
+    assert np.corrcoef(digit.ravel(), reference.ravel())[0, 1] > 0.985
+    assert np.abs(digit.astype(int) - reference).mean() < 2.5
