@@ -62,10 +62,81 @@ def _same_params(a, b):
     return a.keys() == b.keys() and all(_same_value(a[k], b[k]) for k in a)
 
 
-def _epoch_snapshots(epochs):
-    """A Keras callback keeping the weights, and the time, after the given epochs.
+def _nested_optimizers(optimizer):
+    """``optimizer`` and the optimizers it wraps (LossScaleOptimizer, MultiOptimizer)."""
+    import keras
 
-    Built on call: ``sk_mnist.search`` itself imports no TensorFlow.
+    found, todo = [], [optimizer]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, keras.optimizers.Optimizer):
+            if any(item is seen for seen in found):
+                continue
+            found.append(item)
+            todo.extend(vars(item).values())
+        elif isinstance(item, (list, tuple)):
+            todo.extend(item)
+        elif isinstance(item, dict):
+            todo.extend(item.values())
+        elif hasattr(item, "default_optimizer"):  # Keras' optimizer map
+            todo.append(item.default_optimizer)
+            todo.extend(item.values() if hasattr(item, "values") else [])
+    return found
+
+
+def _own_end_of_fit_step(optimizer):
+    """Name of the class whose ``finalize_variable_values`` is not Keras' own, or None.
+
+    ``keras.Model.fit`` ends with ``optimizer.finalize_variable_values`` (with
+    ``use_ema``, the moving averages replace the weights). Keras' own
+    implementations only assign variables, which a snapshot can apply to a
+    copy and undo; a user's override might change anything, so it is not shared.
+    """
+    if isinstance(optimizer, str):  # a Keras optimizer by name
+        return None
+    classes = (
+        [optimizer]
+        if isinstance(optimizer, type)
+        else [type(item) for item in _nested_optimizers(optimizer)]
+    )
+    for cls in classes:
+        finalize = getattr(cls, "finalize_variable_values", None)
+        if finalize is not None and not finalize.__module__.startswith("keras."):
+            return cls.__name__
+    return None
+
+
+def _end_of_fit_weights(model):
+    """The weights ``model.fit`` would return if it ended now.
+
+    Applies what ``keras.Model.fit`` does after its last epoch on both backends,
+    ``optimizer.finalize_variable_values(model.trainable_weights)``, then puts
+    the model's and the optimizer's variables back, bit for bit, so that
+    training goes on as if nothing had happened.
+    """
+    import keras
+    import numpy as np
+
+    optimizer = model.optimizer
+    if not isinstance(optimizer, keras.optimizers.Optimizer):
+        return model.get_weights()  # fit finalizes Keras optimizers only
+    weights = model.get_weights()
+    optimizer_variables = list(optimizer.variables)
+    optimizer_values = [np.array(v.numpy(), copy=True) for v in optimizer_variables]
+    optimizer.finalize_variable_values(model.trainable_weights)
+    finalized = model.get_weights()
+    model.set_weights(weights)
+    for variable, value in zip(optimizer_variables, optimizer_values):
+        variable.assign(value)
+    return finalized
+
+
+def _epoch_snapshots(epochs):
+    """A Keras callback keeping the end-of-fit weights, and the time, after epochs.
+
+    The weights kept after epoch ``n`` are those a fit of ``n`` epochs returns:
+    see :func:`_end_of_fit_weights`. Built on call: ``sk_mnist.search`` itself
+    imports no TensorFlow.
     """
     import keras
 
@@ -73,7 +144,7 @@ def _epoch_snapshots(epochs):
         def on_epoch_end(self, epoch, logs=None):
             if epoch + 1 in epochs:
                 self.times[epoch + 1] = time.time()
-                self.weights[epoch + 1] = self.model.get_weights()
+                self.weights[epoch + 1] = _end_of_fit_weights(self.model)
 
     snapshots = EpochSnapshots()
     snapshots.weights, snapshots.times = {}, {}
@@ -477,6 +548,13 @@ scorer_, n_splits_, refit_time_, multimetric_
                 reason = "the last step is not an MNISTClassifier"
             elif probe.get_params()[f"{prefix}callbacks"]:
                 reason = "callbacks (they may change training or depend on epochs)"
+            elif owner := _own_end_of_fit_step(
+                probe.get_params()[f"{prefix}optimizer"]
+            ):
+                reason = (
+                    f"an optimizer ({owner}) with its own finalize_variable_values "
+                    "(the end of a fit, which a shared fit cannot replay exactly)"
+                )
             elif unsafe_fit_params:
                 reason = f"fit parameters {unsafe_fit_params}"
             if reason is None:
