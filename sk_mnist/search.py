@@ -63,7 +63,7 @@ def _same_params(a, b):
 
 
 def _nested_optimizers(optimizer):
-    """``optimizer`` and the optimizers it wraps (LossScaleOptimizer, MultiOptimizer)."""
+    """``optimizer`` and the optimizers inside it (LossScaleOptimizer, ...)."""
     import keras
 
     found, todo = [], [optimizer]

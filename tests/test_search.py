@@ -195,8 +195,10 @@ def test_settings_that_keep_the_equivalence(mnist_1000, params):
 
 def test_an_optimizers_own_end_of_fit_is_fitted_separately(mnist_1000):
     X, y = mnist_1000
+    # Wrapped: the optimizers inside a LossScaleOptimizer are looked at too.
+    optimizer = keras.optimizers.LossScaleOptimizer(FinalizeCounter(use_ema=True))
     estimator = make_mnist_pipeline(
-        hidden_units=32, random_state=0, optimizer=FinalizeCounter(use_ema=True)
+        hidden_units=32, random_state=0, optimizer=optimizer
     )
     FinalizeCounter.finalized = 0
     with pytest.warns(UserWarning, match="separately.*FinalizeCounter.*finalize"):
