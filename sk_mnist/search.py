@@ -298,19 +298,39 @@ class EpochGridSearchCV(GridSearchCV):
     their largest ``epochs``; each is scored on the network as it stood after
     its own epoch. ``epochs: [1, 3, 5]`` trains 5 epochs per fold instead of 9.
 
-    With ``random_state`` set (an int or a ``RandomState``), every score is the
-    one ``GridSearchCV`` gives, bit for bit: a seeded fit reaches the same
-    weights after epoch 3 whether it runs for 3 epochs or 5. Unseeded, scores
-    agree in distribution only, and the candidates of one fit are correlated
-    (they share the first epochs of one run).
+    What is shared: one ``keras.Model.fit`` per fold and group. After each
+    epoch a candidate asks for, the weights that a fit of that many epochs
+    returns are kept: the live weights with the end of ``fit`` applied to a
+    copy, i.e. ``optimizer.finalize_variable_values`` (with ``use_ema=True``,
+    also inside a ``LossScaleOptimizer``, the moving averages replace the
+    weights), after which the weights and optimizer variables are put back and
+    training goes on. Everything else that shapes the weights acts per step
+    and so is the same in a shared fit: learning-rate schedules (functions of
+    the step), weight decay, ``clipnorm``, ``clipvalue``, ``global_clipnorm``,
+    loss scaling, ``ema_overwrite_frequency``, ``validation_split``,
+    ``sample_weight`` and ``class_weight``. Each candidate is then scored on its
+    epoch's weights, with ``history_`` cut to its epochs; scorer parameters
+    are those of the fold scored.
 
-    Where sharing could change the result, candidates are fitted separately,
-    exactly as ``GridSearchCV`` fits them, and a ``UserWarning`` says so:
-    ``callbacks`` (EarlyStopping, learning-rate schedulers, any other: they may
-    change training or depend on the number of epochs) and fit parameters other
-    than ``sample_weight``. A shared fit that raises is redone candidate by
-    candidate, so failures and ``error_score`` come out as in ``GridSearchCV``.
-    Any other estimator raises ``TypeError``.
+    With ``random_state`` set (an int or a ``RandomState``), every score is the
+    one ``GridSearchCV`` gives, bit for bit, on TensorFlow and JAX: a seeded fit
+    reaches the same weights after epoch 3 whether it runs for 3 epochs or 5.
+    Unseeded, scores agree in distribution only, and the candidates of one fit
+    are correlated (they share the first epochs of one run). The refit is
+    ``GridSearchCV``'s: the best parameters, fitted on all of ``X`` with the
+    fit parameters (``sample_weight``).
+
+    What falls back: where sharing could change the result, the candidates are
+    fitted separately, exactly as ``GridSearchCV`` fits them, and a
+    ``UserWarning`` says why: ``callbacks`` (EarlyStopping, learning-rate
+    schedulers, any other: they may change training or depend on the number of
+    epochs), fit parameters other than ``sample_weight``, and an optimizer (or
+    an optimizer inside it) whose ``finalize_variable_values`` is not Keras'
+    own (it might do what a snapshot cannot undo). scikit-learn callbacks set
+    with ``set_callbacks`` make the whole search ``GridSearchCV``'s, with a
+    warning. A shared fit that raises, or stops before its last epoch, is
+    redone candidate by candidate, so failures and ``error_score`` come out as
+    in ``GridSearchCV``. Any other estimator raises ``TypeError``.
 
     ``fit_time`` of a candidate is the time its shared fit took to reach the
     end of the candidate's last epoch (the largest ``epochs`` gets the whole

@@ -226,11 +226,22 @@ def test_sample_weight_reaches_the_shared_fits_and_the_refit(mnist_1000):
     assert np.any(unweighted.predict(X) != search.best_estimator_.predict(X))
 
 
+def trained_epochs(estimator, X, y):
+    """A scorer reading what a fit leaves besides weights: ``epochs`` and history."""
+    classifier = estimator[-1]
+    assert len(classifier.history_["loss"]) == classifier.epochs
+    return classifier.epochs
+
+
 def test_every_epochs_network_goes_through_every_scorer(mnist_1000):
     X, y = mnist_1000
     estimator = make_mnist_pipeline(hidden_units=32, random_state=0)
     settings = dict(
-        scoring=["accuracy", "neg_log_loss"],
+        scoring={
+            "accuracy": "accuracy",
+            "neg_log_loss": "neg_log_loss",
+            "trained_epochs": trained_epochs,
+        },
         refit="neg_log_loss",
         return_train_score=True,
         cv=ONE_SPLIT,
@@ -239,6 +250,7 @@ def test_every_epochs_network_goes_through_every_scorer(mnist_1000):
     reference = GridSearchCV(estimator, EPOCHS, **settings).fit(X, y)
     for key in ["mean_test_accuracy", "mean_test_neg_log_loss", "mean_train_accuracy"]:
         assert_candidates_differ(search, key)
+    assert search.cv_results_["mean_test_trained_epochs"].tolist() == [1, 3]
     assert_same_results(search, reference, X)
 
 
@@ -312,6 +324,22 @@ def test_failed_fits_come_out_as_in_grid_search(mnist_1000):
     assert_same_results(search, reference)
     with pytest.raises(ValueError, match="'hidden_units' parameter"):
         EpochGridSearchCV(estimator, grid, cv=ONE_SPLIT, error_score="raise").fit(X, y)
+
+
+def test_a_shared_fit_that_stops_early_is_redone_candidate_by_candidate(mnist_1000):
+    X, y = mnist_1000
+    estimator = make_mnist_pipeline(hidden_units=32, random_state=0)
+    search = EpochGridSearchCV(estimator, EPOCHS, cv=ONE_SPLIT, refit=False)
+    reference = GridSearchCV(estimator, EPOCHS, cv=ONE_SPLIT, refit=False)
+    limit = keras.config.max_epochs()
+    keras.config.set_max_epochs(1)  # Keras' debugging cap: every fit stops at 1
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Limiting epochs to 1", UserWarning)
+            search.fit(X, y), reference.fit(X, y)
+    finally:
+        keras.config.set_max_epochs(limit)
+    assert_same_results(search, reference)
 
 
 def test_other_estimators_are_refused_with_what_to_do(mnist_1000):
