@@ -62,10 +62,81 @@ def _same_params(a, b):
     return a.keys() == b.keys() and all(_same_value(a[k], b[k]) for k in a)
 
 
-def _epoch_snapshots(epochs):
-    """A Keras callback keeping the weights, and the time, after the given epochs.
+def _nested_optimizers(optimizer):
+    """``optimizer`` and the optimizers inside it (LossScaleOptimizer, ...)."""
+    import keras
 
-    Built on call: ``sk_mnist.search`` itself imports no TensorFlow.
+    found, todo = [], [optimizer]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, keras.optimizers.Optimizer):
+            if any(item is seen for seen in found):
+                continue
+            found.append(item)
+            todo.extend(vars(item).values())
+        elif isinstance(item, (list, tuple)):
+            todo.extend(item)
+        elif isinstance(item, dict):
+            todo.extend(item.values())
+        elif hasattr(item, "default_optimizer"):  # Keras' optimizer map
+            todo.append(item.default_optimizer)
+            todo.extend(item.values() if hasattr(item, "values") else [])
+    return found
+
+
+def _own_end_of_fit_step(optimizer):
+    """Name of the class whose ``finalize_variable_values`` is not Keras' own, or None.
+
+    ``keras.Model.fit`` ends with ``optimizer.finalize_variable_values`` (with
+    ``use_ema``, the moving averages replace the weights). Keras' own
+    implementations only assign variables, which a snapshot can apply to a
+    copy and undo; a user's override might change anything, so it is not shared.
+    """
+    if isinstance(optimizer, str):  # a Keras optimizer by name
+        return None
+    classes = (
+        [optimizer]
+        if isinstance(optimizer, type)
+        else [type(item) for item in _nested_optimizers(optimizer)]
+    )
+    for cls in classes:
+        finalize = getattr(cls, "finalize_variable_values", None)
+        if finalize is not None and not finalize.__module__.startswith("keras."):
+            return cls.__name__
+    return None
+
+
+def _end_of_fit_weights(model):
+    """The weights ``model.fit`` would return if it ended now.
+
+    Applies what ``keras.Model.fit`` does after its last epoch on both backends,
+    ``optimizer.finalize_variable_values(model.trainable_weights)``, then puts
+    the model's and the optimizer's variables back, bit for bit, so that
+    training goes on as if nothing had happened.
+    """
+    import keras
+    import numpy as np
+
+    optimizer = model.optimizer
+    if not isinstance(optimizer, keras.optimizers.Optimizer):
+        return model.get_weights()  # fit finalizes Keras optimizers only
+    weights = model.get_weights()
+    optimizer_variables = list(optimizer.variables)
+    optimizer_values = [np.array(v.numpy(), copy=True) for v in optimizer_variables]
+    optimizer.finalize_variable_values(model.trainable_weights)
+    finalized = model.get_weights()
+    model.set_weights(weights)
+    for variable, value in zip(optimizer_variables, optimizer_values):
+        variable.assign(value)
+    return finalized
+
+
+def _epoch_snapshots(epochs):
+    """A Keras callback keeping the end-of-fit weights, and the time, after epochs.
+
+    The weights kept after epoch ``n`` are those a fit of ``n`` epochs returns:
+    see :func:`_end_of_fit_weights`. Built on call: ``sk_mnist.search`` itself
+    imports no TensorFlow.
     """
     import keras
 
@@ -73,7 +144,7 @@ def _epoch_snapshots(epochs):
         def on_epoch_end(self, epoch, logs=None):
             if epoch + 1 in epochs:
                 self.times[epoch + 1] = time.time()
-                self.weights[epoch + 1] = self.model.get_weights()
+                self.weights[epoch + 1] = _end_of_fit_weights(self.model)
 
     snapshots = EpochSnapshots()
     snapshots.weights, snapshots.times = {}, {}
@@ -227,19 +298,39 @@ class EpochGridSearchCV(GridSearchCV):
     their largest ``epochs``; each is scored on the network as it stood after
     its own epoch. ``epochs: [1, 3, 5]`` trains 5 epochs per fold instead of 9.
 
-    With ``random_state`` set (an int or a ``RandomState``), every score is the
-    one ``GridSearchCV`` gives, bit for bit: a seeded fit reaches the same
-    weights after epoch 3 whether it runs for 3 epochs or 5. Unseeded, scores
-    agree in distribution only, and the candidates of one fit are correlated
-    (they share the first epochs of one run).
+    What is shared: one ``keras.Model.fit`` per fold and group. After each
+    epoch a candidate asks for, the weights that a fit of that many epochs
+    returns are kept: the live weights with the end of ``fit`` applied to a
+    copy, i.e. ``optimizer.finalize_variable_values`` (with ``use_ema=True``,
+    also inside a ``LossScaleOptimizer``, the moving averages replace the
+    weights), after which the weights and optimizer variables are put back and
+    training goes on. Everything else that shapes the weights acts per step
+    and so is the same in a shared fit: learning-rate schedules (functions of
+    the step), weight decay, ``clipnorm``, ``clipvalue``, ``global_clipnorm``,
+    loss scaling, ``ema_overwrite_frequency``, ``validation_split``,
+    ``sample_weight`` and ``class_weight``. Each candidate is then scored on its
+    epoch's weights, with ``history_`` cut to its epochs; scorer parameters
+    are those of the fold scored.
 
-    Where sharing could change the result, candidates are fitted separately,
-    exactly as ``GridSearchCV`` fits them, and a ``UserWarning`` says so:
-    ``callbacks`` (EarlyStopping, learning-rate schedulers, any other: they may
-    change training or depend on the number of epochs) and fit parameters other
-    than ``sample_weight``. A shared fit that raises is redone candidate by
-    candidate, so failures and ``error_score`` come out as in ``GridSearchCV``.
-    Any other estimator raises ``TypeError``.
+    With ``random_state`` set (an int or a ``RandomState``), every score is the
+    one ``GridSearchCV`` gives, bit for bit, on TensorFlow and JAX: a seeded fit
+    reaches the same weights after epoch 3 whether it runs for 3 epochs or 5.
+    Unseeded, scores agree in distribution only, and the candidates of one fit
+    are correlated (they share the first epochs of one run). The refit is
+    ``GridSearchCV``'s: the best parameters, fitted on all of ``X`` with the
+    fit parameters (``sample_weight``).
+
+    What falls back: where sharing could change the result, the candidates are
+    fitted separately, exactly as ``GridSearchCV`` fits them, and a
+    ``UserWarning`` says why: ``callbacks`` (EarlyStopping, learning-rate
+    schedulers, any other: they may change training or depend on the number of
+    epochs), fit parameters other than ``sample_weight``, and an optimizer (or
+    an optimizer inside it) whose ``finalize_variable_values`` is not Keras'
+    own (it might do what a snapshot cannot undo). scikit-learn callbacks set
+    with ``set_callbacks`` make the whole search ``GridSearchCV``'s, with a
+    warning. A shared fit that raises, or stops before its last epoch, is
+    redone candidate by candidate, so failures and ``error_score`` come out as
+    in ``GridSearchCV``. Any other estimator raises ``TypeError``.
 
     ``fit_time`` of a candidate is the time its shared fit took to reach the
     end of the candidate's last epoch (the largest ``epochs`` gets the whole
@@ -510,6 +601,13 @@ class EpochGridSearchCV(GridSearchCV):
                 reason = "the last step is not an MNISTClassifier"
             elif probe.get_params()[f"{prefix}callbacks"]:
                 reason = "callbacks (they may change training or depend on epochs)"
+            elif owner := _own_end_of_fit_step(
+                probe.get_params()[f"{prefix}optimizer"]
+            ):
+                reason = (
+                    f"an optimizer ({owner}) with its own finalize_variable_values "
+                    "(the end of a fit, which a shared fit cannot replay exactly)"
+                )
             elif unsafe_fit_params:
                 reason = f"fit parameters {unsafe_fit_params}"
             if reason is None:
