@@ -34,6 +34,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, Normalizer, StandardScaler
 
+from sk_mnist._atomic import atomic_write
 from sk_mnist.classifier import MNISTClassifier
 from sk_mnist.preprocessing import PixelScaler
 
@@ -426,6 +427,6 @@ def to_onnx(estimator, path=None, *, dtype=None):
         + ", outputs label and probabilities"
     )
     if path is not None:
-        with open(path, "wb") as file:
+        with atomic_write(path) as file:
             file.write(model.SerializeToString())
     return model

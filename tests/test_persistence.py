@@ -489,7 +489,7 @@ def test_a_manifest_nested_deeper_than_the_limit(saved):
     text = json.dumps(manifest).replace('"verbose": false', f'"verbose": {deep}', 1)
     members["manifest.json"] = text.encode()
     deep_file = _write_members(saved, members)
-    _refused_quickly(deep_file, "nested 100003 levels deep; the format allows 64")
+    _refused_quickly(deep_file, "nested more than 64 levels deep")
 
 
 def test_an_array_header_claiming_a_trillion_elements(saved):
