@@ -971,6 +971,13 @@ def _check_members(archive, source, max_bytes):
         )
     if len(set(names)) != len(names):
         raise ModelFormatError(f"{source} holds the same member twice.")
+    total = sum(info.file_size for info in infos)
+    if total > max_bytes:
+        raise ModelFormatError(
+            f"{source} unpacks to {total} bytes, more than the limit of "
+            f"{max_bytes}; pass load(..., max_bytes=...) to read a bigger model "
+            "from a file you trust to be one."
+        )
     manifest_size = max(
         (info.file_size for info in infos if info.filename == MANIFEST), default=0
     )
@@ -979,13 +986,6 @@ def _check_members(archive, source, max_bytes):
             f"{source} has a manifest of {manifest_size} bytes; the format allows "
             f"{MAX_MANIFEST_BYTES} (it writes a few KB). The file is damaged or "
             "not written by sk_mnist.dump."
-        )
-    total = sum(info.file_size for info in infos)
-    if total > max_bytes:
-        raise ModelFormatError(
-            f"{source} unpacks to {total} bytes, more than the limit of "
-            f"{max_bytes}; pass load(..., max_bytes=...) to read a bigger model "
-            "from a file you trust to be one."
         )
 
 
