@@ -17,9 +17,9 @@ Inputs and outputs of the model ``to_onnx`` makes:
   ``PixelScaler``: ``uint8`` (or ``float32`` with ``dtype="float32"``) images of
   the shape ``PixelScaler`` was fitted on, (n, height, width) (its
   ``image_shape_``: (n, 28, 28) for MNIST), or flat rows (n, n_features) if it
-  was fitted on flat rows; the graph flattens them and divides by 255. Otherwise (a scikit-learn scaler first, or
-  a bare ``MNISTClassifier``) ``float32`` rows of shape (n, n_features), as the
-  first step takes them.
+  was fitted on flat rows; the graph flattens them and divides by 255.
+  Otherwise (a scikit-learn scaler first, or a bare ``MNISTClassifier``)
+  ``float32`` rows of shape (n, n_features), as the first step takes them.
 - output ``label``: the predicted class of each row, from ``classes_``
   (int64 for integer classes, uint64 for uint64 ones, string for strings,
   float64 or bool as they are).
