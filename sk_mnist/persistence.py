@@ -116,8 +116,12 @@ class TemporaryStorageError(OSError):
     """Raised when :func:`load` cannot use its temporary folder (full, missing...).
 
     The model file is not at fault: free space in the folder named, or point
-    ``TMPDIR`` at another one.
+    ``TMPDIR`` at another one. ``errno`` and ``filename`` (the folder) are
+    those of the failure.
     """
+
+    def __str__(self):
+        return str(self.args[0]) if self.args else super().__str__()
 
 
 # --- writing ------------------------------------------------------------------
@@ -367,13 +371,13 @@ class _Reader:
 
     def storage_error(self, exc):
         folder = tempfile.gettempdir()
-        return TemporaryStorageError(
-            exc.errno,
+        error = TemporaryStorageError(
             f"cannot unpack a network of {self.source} to the temporary folder "
             f"{folder!r}: {exc.strerror or exc}. The model file is not at fault: "
-            "free space there, or set TMPDIR to a folder with room",
-            exc.filename,
+            "free space there, or set TMPDIR to a folder with room."
         )
+        error.errno, error.strerror, error.filename = exc.errno, exc.strerror, folder
+        return error
 
     @contextlib.contextmanager
     def temporary_folder(self):

@@ -39,3 +39,28 @@ def blobs():
 @pytest.fixture(autouse=True)
 def _fixed_numpy_seed():
     np.random.seed(0)
+
+
+@pytest.fixture
+def file_size_limit():
+    """``with file_size_limit(n):`` a file written past ``n`` bytes fails (EFBIG).
+
+    A real failing write, as on a full disk: RLIMIT_FSIZE for this process, with
+    SIGXFSZ ignored so that the write raises OSError instead of killing it.
+    """
+    import contextlib
+    import resource
+    import signal
+
+    @contextlib.contextmanager
+    def limit(nbytes):
+        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (nbytes, hard))
+        try:
+            yield
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+            signal.signal(signal.SIGXFSZ, handler)
+
+    return limit
