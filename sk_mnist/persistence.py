@@ -78,8 +78,11 @@ MAX_UNCOMPRESSED_BYTES = 2**30
 #: writes about 10 levels).
 MAX_MANIFEST_DEPTH = 64
 #: The biggest manifest (and network configuration) :func:`load` reads: the
-#: format writes a few KB.
+#: format writes a few KB. Smaller with a small ``max_bytes``: parsed JSON may
+#: take up to 64 times its text (``[],`` is a list of 56 bytes, and decoding
+#: copies it).
 MAX_MANIFEST_BYTES = 2**22
+_JSON_BYTES_PER_CHARACTER = 64
 # What a check that transforms one row of n features may allocate, per feature:
 # the float32 row, and up to three float32 copies the transformers make.
 _BYTES_PER_CHECKED_FEATURE = 16
@@ -552,10 +555,11 @@ class _Reader:
                         "trust to be models."
                     )
                 config_size = inner.getinfo("config.json").file_size
-                if config_size > MAX_MANIFEST_BYTES:
+                if config_size > _manifest_limit(self.max_bytes):
                     raise self.error(
                         f"the network {name!r} has a configuration of {config_size} "
-                        f"bytes; the format allows {MAX_MANIFEST_BYTES}."
+                        f"bytes; the format allows {_manifest_limit(self.max_bytes)} "
+                        f"with max_bytes={self.max_bytes}."
                     )
                 config = inner.read("config.json")
                 weights = inner.read("model.weights.h5")
@@ -985,12 +989,17 @@ def _check_members(archive, source, max_bytes):
     manifest_size = max(
         (info.file_size for info in infos if info.filename == MANIFEST), default=0
     )
-    if manifest_size > MAX_MANIFEST_BYTES:
+    if manifest_size > _manifest_limit(max_bytes):
         raise ModelFormatError(
             f"{source} has a manifest of {manifest_size} bytes; the format allows "
-            f"{MAX_MANIFEST_BYTES} (it writes a few KB). The file is damaged or "
-            "not written by sk_mnist.dump."
+            f"{_manifest_limit(max_bytes)} with max_bytes={max_bytes} (it writes a "
+            "few KB). The file is damaged or not written by sk_mnist.dump."
         )
+
+
+def _manifest_limit(max_bytes):
+    """The most bytes of JSON to parse within a budget of ``max_bytes``."""
+    return min(MAX_MANIFEST_BYTES, max_bytes // _JSON_BYTES_PER_CHARACTER)
 
 
 def load(path, *, max_bytes=None):
