@@ -1,11 +1,14 @@
 """dump/load: a model file that cannot run code, versions, atomic writes; pickles."""
 
+import errno
 import io
 import json
 import os
 import pickle
 import struct
+import tempfile
 import time
+import tracemalloc
 import warnings
 import zipfile
 
@@ -358,6 +361,10 @@ def _classifier_node(manifest):
     return manifest["estimator"]["steps"][1][1]
 
 
+def _scaler_node(manifest):
+    return manifest["estimator"]["steps"][0][1]
+
+
 @pytest.mark.parametrize(
     "change, match",
     [
@@ -411,6 +418,19 @@ def _classifier_node(manifest):
             lambda m: m["estimator"]["steps"][0].__setitem__(1, _UNFITTED_CLASSIFIER),
             "transformers",  # a classifier where the scaler should be
         ),
+        (
+            lambda m: _scaler_node(m)["state"].update(
+                n_features_in_=785, image_shape_=None
+            ),
+            "steps disagree on the number of features: 'scaler' takes 785, "
+            "'classifier' takes 784",
+        ),
+        (
+            lambda m: _scaler_node(m)["state"].update(
+                image_shape_={"__tuple__": [28, 27]}
+            ),
+            r"image_shape_ is \(28, 27\), not None or \(height, width\) of 784",
+        ),
     ],
     ids=[
         "array-as-scalar",
@@ -425,6 +445,8 @@ def _classifier_node(manifest):
         "n-classes",
         "no-network",
         "not-a-transformer",
+        "scaler-wider-than-classifier",
+        "image-shape-vs-features",
     ],
 )
 def test_an_edited_manifest_gives_a_model_format_error(saved, change, match):
@@ -560,3 +582,107 @@ def test_a_weights_file_declaring_a_huge_array(saved, tmp_path):
     inner["model.weights.h5"] = path.read_bytes()
     members[network] = _write_members(io.BytesIO(), inner).getvalue()
     _refused_quickly(_write_members(saved, members), "bytes of weights, more than")
+
+
+# --- claimed sizes: checked against the limit and each other before allocating --
+
+
+def _refused_within(path, match, most_bytes, max_bytes=None):
+    """``load`` refuses ``path``, and Python and NumPy allocate < ``most_bytes``."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelFormatError, match=match):
+            load(path, max_bytes=max_bytes)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < most_bytes, f"{peak} bytes allocated"
+
+
+def test_a_huge_manifest_is_refused_before_it_is_read(saved):
+    """20 MB of manifest (20 KB compressed): refused by its declared size."""
+    members = _members(saved)
+    manifest = json.loads(members["manifest.json"])
+    _classifier_node(manifest)["params"]["verbose"] = "x" * 20_000_000
+    members["manifest.json"] = json.dumps(manifest).encode()
+    path = _write_members(saved, members)
+    del members, manifest
+    _refused_within(path, r"manifest of 200\d{5} bytes; the format allows 4194", 10**6)
+
+
+def test_the_nesting_check_allocates_nothing_per_character(saved):
+    """A manifest within the limit: parsed at a few bytes per character at most."""
+    members = _members(saved)
+    text = members["manifest.json"].decode()
+    filler = '"' + "x" * 3_000_000 + '"'
+    text = text.replace('"verbose": false', f'"verbose": {filler}', 1)
+    members["manifest.json"] = text.encode()
+    path = _write_members(saved, members)
+    del members
+    # the text read, decoded, parsed: three copies; NumPy arrays per character
+    # (8 bytes each, several of them) would take ten times more
+    _refused_within(path, "'verbose' parameter", 5 * len(text))
+
+
+def test_a_huge_network_configuration_is_refused_before_it_is_read(saved):
+    members = _members(saved)
+    network = next(n for n in members if n.startswith("network-"))
+    inner = _members(io.BytesIO(members[network]))
+    config = json.loads(inner["config.json"])
+    config["config"]["name"] = "x" * 5_000_000
+    inner["config.json"] = json.dumps(config).encode()
+    members[network] = _write_members(io.BytesIO(), inner).getvalue()
+    path = _write_members(saved, members)
+    _refused_within(path, "has a configuration of 500\\d{4} bytes", 10**6)
+
+
+@pytest.mark.parametrize("standalone", [False, True], ids=["in-pipeline", "alone"])
+def test_a_scaler_claiming_half_a_billion_features_is_refused(
+    saved, tmp_path, standalone
+):
+    """Its claim is checked against max_bytes before a row that wide is made."""
+    if standalone:
+        saved = dump(PixelScaler().fit(np.zeros((2, 28, 28))), tmp_path / "s.skmnist")
+
+    def claim(manifest):
+        node = manifest["estimator"]
+        node = node if standalone else node["steps"][0][1]
+        node["state"].update(n_features_in_=500_000_000, image_shape_=None)
+
+    _refused_within(
+        _rewrite(saved, claim),
+        "n_features_in_ is 500000000; it must be from 1 to 625000 within the "
+        "limit of 10000000 bytes",
+        10**6,
+        max_bytes=10_000_000,
+    )
+
+
+def test_a_standalone_scaler_within_the_limit_loads(tmp_path):
+    scaler = PixelScaler().fit(np.zeros((2, 100_000)))
+    loaded = load(dump(scaler, tmp_path / "s.skmnist"), max_bytes=1_600_000)
+    assert loaded.n_features_in_ == 100_000 and loaded.image_shape_ is None
+    with pytest.raises(ModelFormatError, match="it must be from 1 to 99999 within"):
+        load(tmp_path / "s.skmnist", max_bytes=1_599_999)
+
+
+# --- a failing temporary folder is not blamed on the model file ---------------
+
+
+def test_a_full_temporary_folder_is_named_not_the_model_file(saved, file_size_limit):
+    with file_size_limit(1000):  # the network (70 KB) cannot be unpacked
+        with pytest.raises(persistence.TemporaryStorageError) as info:
+            load(saved)
+    message = str(info.value)
+    assert not isinstance(info.value, ModelFormatError)
+    assert info.value.errno == errno.EFBIG
+    assert f"temporary folder {tempfile.gettempdir()!r}: File too large" in message
+    assert "The model file is not at fault" in message and "TMPDIR" in message
+    assert "damaged" not in message
+
+
+def test_a_missing_temporary_folder_is_named(saved, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))
+    with pytest.raises(persistence.TemporaryStorageError, match="gone") as info:
+        load(saved)
+    assert info.value.errno == errno.ENOENT
