@@ -563,6 +563,8 @@ class _Reader:
                     )
                 config = inner.read("config.json")
                 weights = inner.read("model.weights.h5")
+        except ModelFormatError:
+            raise
         except (zipfile.BadZipFile, KeyError, ValueError, EOFError) as exc:
             raise self.error(
                 f"the network {name!r} is not a Keras archive ({exc})."
