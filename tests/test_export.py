@@ -316,13 +316,21 @@ def test_the_input_has_the_image_shape_the_pipeline_was_fitted_on(
 
 
 def test_after_a_fit_on_flat_rows_the_input_is_flat_rows():
-    images, y = _images((10, 7))
-    rows = images.reshape(len(images), 70)
+    images, y = _images((28, 28))  # a square count, but no shape was seen
+    rows = images.reshape(len(images), 784)
     pipeline = make_mnist_pipeline(**_SMALL)
     model = to_onnx(pipeline.fit(rows, y))
     dims = _input_dims(model)
-    assert dims == [None, 70]
+    assert dims == [None, 784]
     assert_same_predictions(model, pipeline, rows)
+
+
+def test_an_image_shape_that_does_not_hold_the_features_is_refused():
+    images, y = _images((4, 2))
+    pipeline = make_mnist_pipeline(**_SMALL).fit(images, y)
+    pipeline[0].image_shape_ = (3, 2)  # as a hand-edited estimator might have
+    with pytest.raises(ValueError, match=r"image_shape_ \(3, 2\) does not hold its 8"):
+        to_onnx(pipeline)
 
 
 @pytest.mark.parametrize("writer", ["to_onnx", "sk-mnist export"])

@@ -431,6 +431,12 @@ def _scaler_node(manifest):
             ),
             r"image_shape_ is \(28, 27\), not None or \(height, width\) of 784",
         ),
+        (
+            lambda m: _scaler_node(m)["state"].update(
+                feature_names_in_=_classifier_node(m)["state"]["classes_"]
+            ),
+            "feature_names_in_ must be an array of 784 names",
+        ),
     ],
     ids=[
         "array-as-scalar",
@@ -447,6 +453,7 @@ def _scaler_node(manifest):
         "not-a-transformer",
         "scaler-wider-than-classifier",
         "image-shape-vs-features",
+        "feature-names-vs-features",
     ],
 )
 def test_an_edited_manifest_gives_a_model_format_error(saved, change, match):
@@ -616,12 +623,49 @@ def test_the_nesting_check_allocates_nothing_per_character(saved):
     text = members["manifest.json"].decode()
     filler = '"' + "x" * 3_000_000 + '"'
     text = text.replace('"verbose": false', f'"verbose": {filler}', 1)
+    assert filler in text
     members["manifest.json"] = text.encode()
     path = _write_members(saved, members)
     del members
     # the text read, decoded, parsed: three copies; NumPy arrays per character
     # (8 bytes each, several of them) would take ten times more
     _refused_within(path, "'verbose' parameter", 5 * len(text))
+
+
+def test_the_manifest_limit_shrinks_with_max_bytes(saved):
+    """Parsed JSON takes up to 64 bytes a character: "[]," is a 56-byte list."""
+    members = _members(saved)
+    text = members["manifest.json"].decode()
+    lists = "[" + "[]," * 300_000 + "[]]"  # 900 KB of text, 40 MB of lists
+    members["manifest.json"] = text.replace('"verbose": false', f'"verbose": {lists}')
+    assert lists in members["manifest.json"]
+    path = _write_members(saved, members)
+    match = "the format allows 156250 with max_bytes=10000000"
+    _refused_within(path, match, 10**6, max_bytes=10_000_000)
+
+
+@pytest.mark.parametrize(
+    "text, too_deep",
+    [
+        ("[" * 64 + "]" * 64, False),
+        ("[" * 65 + "]" * 65, True),
+        ("{" * 33 + "[" * 32 + "]" * 32 + "}" * 33, True),
+        ('["' + "[" * 100 + '"]', False),  # brackets in a string do not count
+        ('["a\\"[[[", ' + "[" * 63 + "]" * 64, False),  # nor after an escaped quote
+        ("[" * 64 + '"x",' * 10 + "[" + "]" * 65, True),  # strings do not close
+        ("[]" * 1000, False),
+    ],
+)
+def test_the_nesting_check_counts_brackets_outside_strings(text, too_deep):
+    assert persistence._nested_too_deeply(text) is too_deep
+
+
+def test_dump_keeps_the_permissions_of_the_file_it_replaces(tmp_path):
+    path = tmp_path / "private.skmnist"
+    path.write_bytes(b"old")
+    os.chmod(path, 0o600)
+    dump(PixelScaler().fit(np.zeros((2, 4))), path)
+    assert (os.stat(path).st_mode & 0o777, load(path).n_features_in_) == (0o600, 4)
 
 
 def test_a_huge_network_configuration_is_refused_before_it_is_read(saved):
@@ -634,6 +678,9 @@ def test_a_huge_network_configuration_is_refused_before_it_is_read(saved):
     members[network] = _write_members(io.BytesIO(), inner).getvalue()
     path = _write_members(saved, members)
     _refused_within(path, "has a configuration of 500\\d{4} bytes", 10**6)
+    with pytest.raises(ModelFormatError) as info:
+        load(path)
+    assert "not a Keras archive" not in str(info.value)  # said once, plainly
 
 
 @pytest.mark.parametrize("standalone", [False, True], ids=["in-pipeline", "alone"])
@@ -674,6 +721,7 @@ def test_a_full_temporary_folder_is_named_not_the_model_file(saved, file_size_li
         with pytest.raises(persistence.TemporaryStorageError) as info:
             load(saved)
     message = str(info.value)
+    assert message.startswith("cannot unpack a network of sk_mnist model file")
     assert not isinstance(info.value, ModelFormatError)
     assert info.value.errno == errno.EFBIG
     assert f"temporary folder {tempfile.gettempdir()!r}: File too large" in message
