@@ -1013,7 +1013,10 @@ def load(path, *, max_bytes=None):
         A file written by :func:`dump`.
     max_bytes : int, default=None
         The most bytes to decompress from the file, all members together;
-        None means :data:`MAX_UNCOMPRESSED_BYTES` (1 GiB).
+        None means :data:`MAX_UNCOMPRESSED_BYTES` (1 GiB). It also bounds what
+        the file's claims can make ``load`` allocate beyond a valid file: the
+        manifest's size (``max_bytes / 64``, at most 4 MiB) and the widest
+        transformer (``max_bytes / 16`` features).
 
     Returns
     -------
@@ -1031,6 +1034,9 @@ def load(path, *, max_bytes=None):
         If the file names a class outside :data:`SAFE_CLASSES`, holds anything
         but the manifest, ``.npy`` arrays and ``.keras`` networks, or a network
         that Keras' safe mode refuses.
+    TemporaryStorageError
+        If a network cannot be unpacked to the temporary folder (full, missing,
+        not writable): an ``OSError``, not a fault of the file.
 
     Warns
     -----

@@ -339,10 +339,12 @@ def test_public_api_is_exported():
         "ModelFormatError",
         "UnsafeModelFileError",
         "SkMnistVersionWarning",
+        "TemporaryStorageError",
     ]:
         assert name in sk_mnist.__all__
     assert issubclass(UnsafeModelFileError, ModelFormatError)
     assert issubclass(ModelFormatError, ValueError)
+    assert issubclass(sk_mnist.TemporaryStorageError, OSError)
     assert persistence.SAFE_CLASSES["sk_mnist.MNISTClassifier"] is MNISTClassifier
 
 
