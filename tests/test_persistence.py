@@ -707,6 +707,13 @@ def test_a_scaler_claiming_half_a_billion_features_is_refused(
     )
 
 
+def test_a_scaler_claiming_no_features_is_refused_by_its_claim(tmp_path):
+    saved = dump(PixelScaler().fit(np.zeros((2, 4))), tmp_path / "s.skmnist")
+    zero = _rewrite(saved, lambda m: m["estimator"]["state"].update(n_features_in_=0))
+    with pytest.raises(ModelFormatError, match="n_features_in_ is 0; it must be from"):
+        load(zero)
+
+
 def test_a_standalone_scaler_within_the_limit_loads(tmp_path):
     scaler = PixelScaler().fit(np.zeros((2, 100_000)))
     loaded = load(dump(scaler, tmp_path / "s.skmnist"), max_bytes=1_600_000)
