@@ -436,8 +436,7 @@ def test_cli_predict_with_onnx_imports_neither_keras_nor_tensorflow(
     script = textwrap.dedent(
         f"""
         import json, sys
-        from sk_mnist import cli
-from sk_mnist.cli import main
+        from sk_mnist.cli import main
 
         status = main(["predict", {str(onnx_file)!r}, {str(tmp_path / "one.npy")!r}])
         heavy = ["keras", "tensorflow", "skl2onnx", "jax", "sklearn"]
