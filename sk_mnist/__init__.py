@@ -22,6 +22,7 @@ _PUBLIC = {
     "ModelFormatError": "sk_mnist.persistence",
     "PixelScaler": "sk_mnist.preprocessing",
     "SkMnistVersionWarning": "sk_mnist._versions",
+    "TemporaryStorageError": "sk_mnist.persistence",
     "UnsafeModelFileError": "sk_mnist.persistence",
     "dump": "sk_mnist.persistence",
     "load": "sk_mnist.persistence",

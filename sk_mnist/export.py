@@ -15,12 +15,14 @@ Inputs and outputs of the model ``to_onnx`` makes:
 
 - input ``X``: raw pixel values for a pipeline that starts with
   ``PixelScaler``: ``uint8`` (or ``float32`` with ``dtype="float32"``) images of
-  shape (n, 28, 28) (for other image sizes, (n, n_features)); the graph
-  flattens them and divides by 255. Otherwise (a scikit-learn scaler first, or
-  a bare ``MNISTClassifier``) ``float32`` rows of shape (n, n_features), as the
-  first step takes them.
+  the shape ``PixelScaler`` was fitted on, (n, height, width) (its
+  ``image_shape_``: (n, 28, 28) for MNIST), or flat rows (n, n_features) if it
+  was fitted on flat rows; the graph flattens them and divides by 255.
+  Otherwise (a scikit-learn scaler first, or a bare ``MNISTClassifier``)
+  ``float32`` rows of shape (n, n_features), as the first step takes them.
 - output ``label``: the predicted class of each row, from ``classes_``
-  (int64 for integer classes, string for strings, float64 or bool as they are).
+  (int64 for integer classes, uint64 for uint64 ones, string for strings,
+  float64 or bool as they are).
 - output ``probabilities``: float32 of shape (n, n_classes), columns in the
   order of ``classes_``. There is no ZipMap.
 
@@ -34,6 +36,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, Normalizer, StandardScaler
 
+from sk_mnist._atomic import atomic_write
 from sk_mnist.classifier import MNISTClassifier
 from sk_mnist.preprocessing import PixelScaler
 
@@ -47,6 +50,7 @@ try:
         Int64TensorType,
         StringTensorType,
         UInt8TensorType,
+        UInt64TensorType,
     )
 except ImportError as exc:  # pragma: no cover - depends on the installation
     raise ImportError(
@@ -222,6 +226,8 @@ def _convert_pixel_scaler(scope, operator, container):
 def _classes(classifier):
     """``classes_`` as an ONNX tensor type and an array to store."""
     classes = np.asarray(classifier.classes_)
+    if classes.dtype == np.uint64:  # int64 would turn 2**63 and above negative
+        return UInt64TensorType, _TENSOR.UINT64, classes
     if classes.dtype.kind in "iu":
         return Int64TensorType, _TENSOR.INT64, classes.astype(np.int64)
     if classes.dtype.kind == "f":
@@ -346,13 +352,27 @@ def _steps(estimator):
     )
 
 
+def _input_shape(first, n_features):
+    """``X``'s shape: the images ``first`` was fitted on, else flat rows."""
+    image_shape = getattr(first, "image_shape_", None)
+    if isinstance(first, PixelScaler) and image_shape is not None:
+        height, width = (int(n) for n in image_shape)
+        if height * width != n_features:
+            raise ValueError(
+                f"Cannot export this PixelScaler to ONNX: its image_shape_ "
+                f"{tuple(image_shape)} does not hold its {n_features} features. "
+                "Fit the pipeline again."
+            )
+        return [None, height, width]
+    return [None, n_features]
+
+
 def _input_type(first, n_features, dtype):
     """The ONNX type of the input ``X`` for a model whose first step is ``first``."""
+    shape = _input_shape(first, n_features)
     if isinstance(first, PixelScaler):
         dtype = "uint8" if dtype is None else dtype
         tensor_types = {"uint8": UInt8TensorType, "float32": FloatTensorType}
-        side = math.isqrt(n_features)
-        shape = [None, side, side] if side * side == n_features else [None, n_features]
     else:
         dtype = "float32" if dtype is None else dtype
         tensor_types = {"float32": FloatTensorType}
@@ -362,8 +382,6 @@ def _input_type(first, n_features, dtype):
             f"to_onnx: dtype must be one of {sorted(tensor_types)} for a model whose "
             f"first step is a {what}; got {dtype!r}."
         )
-    if not isinstance(first, PixelScaler):
-        shape = [None, n_features]
     return tensor_types[dtype](shape)
 
 
@@ -377,10 +395,13 @@ def to_onnx(estimator, path=None, *, dtype=None):
         ``PixelScaler``, ``StandardScaler``, ``MinMaxScaler``, ``MaxAbsScaler``
         or ``Normalizer``.
     path : str or path-like, default=None
-        Where to write the model as well (``.onnx``).
+        Where to write the model as well (``.onnx``). The file is written to a
+        temporary file in the same folder and renamed: if writing fails, an
+        existing file at ``path`` is left as it was.
     dtype : {"uint8", "float32"}, default=None
-        Type of the input ``X``. None: ``"uint8"`` pixel values of shape
-        (n, 28, 28) when the first step is ``PixelScaler``, else ``"float32"``
+        Type of the input ``X``. None: ``"uint8"`` pixel values when the first
+        step is ``PixelScaler`` (of shape (n, height, width) as in its fit, or
+        (n, n_features) if it was fitted on flat rows), else ``"float32"``
         rows of shape (n, n_features). ``"float32"`` pixel values 0..255 are also
         accepted after a ``PixelScaler``.
 
@@ -392,12 +413,14 @@ def to_onnx(estimator, path=None, *, dtype=None):
 
     Raises
     ------
-    ValueError
-        If the estimator is not fitted, its hidden activation or its classes
-        have no ONNX form, or ``dtype`` does not suit its first step.
     TypeError
         If it is not an ``MNISTClassifier`` or a pipeline of the steps above
         ending in one.
+    ValueError
+        If the estimator is not fitted, its hidden activation or its classes
+        have no ONNX form, or ``dtype`` does not suit its first step.
+    OSError
+        If ``path`` cannot be written (it is then unchanged).
 
     Examples
     --------
@@ -435,6 +458,6 @@ def to_onnx(estimator, path=None, *, dtype=None):
         + ", outputs label and probabilities"
     )
     if path is not None:
-        with open(path, "wb") as file:
+        with atomic_write(path) as file:
             file.write(model.SerializeToString())
     return model

@@ -16,12 +16,18 @@ in :data:`SAFE_CLASSES`, everything else is refused.
 
 Reading is bounded: every member's declared size is checked against
 :data:`MAX_UNCOMPRESSED_BYTES` (in total, the networks' inner members included)
-before anything is decompressed, each ``.npy`` header against its member's real
-size and against the manifest before an array is allocated, and the manifest's
-nesting depth against :data:`MAX_MANIFEST_DEPTH` before it is parsed. Every
-failure to read a file is a :class:`ModelFormatError` naming the file.
+before anything is decompressed, the manifest's (and each network's
+configuration's) against :data:`MAX_MANIFEST_BYTES`, each ``.npy`` header
+against its member's real size and against the manifest before an array is
+allocated, the manifest's nesting depth against :data:`MAX_MANIFEST_DEPTH`
+before it is parsed, every claimed number of features against the byte budget
+and against the other steps of a pipeline before a row of that width is made.
+Every failure to read a file is a :class:`ModelFormatError` naming the file; a
+failure of the temporary folder :func:`load` unpacks a network to is a
+:class:`TemporaryStorageError` naming the folder.
 """
 
+import contextlib
 import io
 import json
 import math
@@ -43,6 +49,7 @@ from sklearn.preprocessing import (
     StandardScaler,
 )
 
+from sk_mnist._atomic import atomic_write
 from sk_mnist._versions import SkMnistVersionWarning, check_versions, current_versions
 from sk_mnist.classifier import MNISTClassifier
 from sk_mnist.preprocessing import PixelScaler
@@ -51,6 +58,7 @@ __all__ = [
     "ModelFormatError",
     "SAFE_CLASSES",
     "SkMnistVersionWarning",
+    "TemporaryStorageError",
     "UnsafeModelFileError",
     "dump",
     "load",
@@ -69,6 +77,15 @@ MAX_UNCOMPRESSED_BYTES = 2**30
 #: The deepest nesting of lists and objects the manifest may have (the format
 #: writes about 10 levels).
 MAX_MANIFEST_DEPTH = 64
+#: The biggest manifest (and network configuration) :func:`load` reads: the
+#: format writes a few KB. Smaller with a small ``max_bytes``: parsed JSON may
+#: take up to 64 times its text (``[],`` is a list of 56 bytes, and decoding
+#: copies it).
+MAX_MANIFEST_BYTES = 2**22
+_JSON_BYTES_PER_CHARACTER = 64
+# What a check that transforms one row of n features may allocate, per feature:
+# the float32 row, and up to three float32 copies the transformers make.
+_BYTES_PER_CHECKED_FEATURE = 16
 
 #: The only classes a model file may name, by the name written in the file.
 SAFE_CLASSES = {
@@ -96,6 +113,18 @@ class ModelFormatError(ValueError):
 
 class UnsafeModelFileError(ModelFormatError):
     """Raised when a model file names a class or holds content that is not allowed."""
+
+
+class TemporaryStorageError(OSError):
+    """Raised when :func:`load` cannot use its temporary folder (full, missing...).
+
+    The model file is not at fault: free space in the folder named, or point
+    ``TMPDIR`` at another one. ``errno`` and ``filename`` (the folder) are
+    those of the failure.
+    """
+
+    def __str__(self):
+        return str(self.args[0]) if self.args else super().__str__()
 
 
 # --- writing ------------------------------------------------------------------
@@ -322,25 +351,11 @@ def dump(estimator, path):
         "estimator": _encode_estimator(estimator, writer),
     }
     text = json.dumps(manifest, indent=1, allow_nan=False)
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        if hasattr(os, "fchmod"):
-            os.fchmod(fd, 0o644)  # mkstemp's 0o600 would hide the model from others
-        with os.fdopen(fd, "wb") as f:
-            with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-                archive.writestr(MANIFEST, text)
-                for name, data in writer.members.items():
-                    archive.writestr(name, data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with atomic_write(path) as file:
+        with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(MANIFEST, text)
+            for name, data in writer.members.items():
+                archive.writestr(name, data)
     return path
 
 
@@ -357,6 +372,32 @@ class _Reader:
 
     def error(self, message, cls=ModelFormatError):
         return cls(f"{self.source}: {message}")
+
+    def storage_error(self, exc):
+        folder = tempfile.gettempdir()
+        error = TemporaryStorageError(
+            f"cannot unpack a network of {self.source} to the temporary folder "
+            f"{folder!r}: {exc.strerror or exc}. The model file is not at fault: "
+            "free space there, or set TMPDIR to a folder with room."
+        )
+        error.errno, error.strerror, error.filename = exc.errno, exc.strerror, folder
+        return error
+
+    @contextlib.contextmanager
+    def temporary_folder(self):
+        """A temporary folder; its failures are :class:`TemporaryStorageError`."""
+        try:
+            folder = tempfile.TemporaryDirectory()
+        except OSError as exc:
+            raise self.storage_error(exc) from exc
+        with folder as name:
+            yield name
+
+    def write_temporary(self, path, data):
+        try:
+            Path(path).write_bytes(data)
+        except OSError as exc:
+            raise self.storage_error(exc) from exc
 
     def member(self, name, prefix):
         if not isinstance(name, str) or not name.startswith(prefix):
@@ -427,7 +468,7 @@ class _Reader:
         configuration declares before it reads any.
         """
         try:
-            if _nesting_depth(text.decode("utf-8")) > MAX_MANIFEST_DEPTH:
+            if _nested_too_deeply(text.decode("utf-8")):
                 raise ValueError("nested too deeply")
             config = json.loads(text)
             layers = config["config"]["layers"]
@@ -514,17 +555,26 @@ class _Reader:
                         "max_bytes=...) to read bigger models from files you "
                         "trust to be models."
                     )
+                config_size = inner.getinfo("config.json").file_size
+                if config_size > _manifest_limit(self.max_bytes):
+                    raise self.error(
+                        f"the network {name!r} has a configuration of {config_size} "
+                        f"bytes; the format allows {_manifest_limit(self.max_bytes)} "
+                        f"with max_bytes={self.max_bytes}."
+                    )
                 config = inner.read("config.json")
                 weights = inner.read("model.weights.h5")
+        except ModelFormatError:
+            raise
         except (zipfile.BadZipFile, KeyError, ValueError, EOFError) as exc:
             raise self.error(
                 f"the network {name!r} is not a Keras archive ({exc})."
             ) from None
         self._check_network_config(name, config)
         self._check_weights_file(name, weights)
-        with tempfile.TemporaryDirectory() as folder:
+        with self.temporary_folder() as folder:
             path = os.path.join(folder, "network.keras")
-            Path(path).write_bytes(data)
+            self.write_temporary(path, data)
             try:
                 model = keras.saving.load_model(path, safe_mode=True)
             except Exception as exc:
@@ -656,7 +706,7 @@ def _class(name, reader):
     return cls
 
 
-def _decode_estimator(node, reader):
+def _decode_estimator(node, reader, *, check_transform=True):
     if not isinstance(node, dict):
         raise reader.error("malformed estimator entry.")
     if node.get("class") == "passthrough":
@@ -676,10 +726,17 @@ def _decode_estimator(node, reader):
             isinstance(s, list) and len(s) == 2 and isinstance(s[0], str) for s in steps
         ):
             raise reader.error("malformed Pipeline steps.")
-        params["steps"] = [(n, _decode_estimator(s, reader)) for n, s in steps]
+        params["steps"] = [
+            (n, _decode_estimator(s, reader, check_transform=False)) for n, s in steps
+        ]
         pipeline = Pipeline(**params)
         _validate(pipeline, name, reader)
         pipeline._validate_steps()
+        _check_pipeline_widths(pipeline, reader)
+        for _, step in pipeline.steps:  # widths agree: now a row may be made
+            fitted = hasattr(step, "n_features_in_")
+            if fitted and not isinstance(step, (MNISTClassifier, Pipeline)):
+                _check_transform(step, _NAMES[type(step)], reader)
         return pipeline
     estimator = cls(**params)
     _validate(estimator, name, reader)
@@ -698,7 +755,27 @@ def _decode_estimator(node, reader):
             raise reader.error(f"{name} has a fitted state but no network.")
     elif state:
         _check_fitted_transformer(estimator, name, reader)
+        if check_transform:
+            _check_transform(estimator, name, reader)
     return estimator
+
+
+def _check_pipeline_widths(pipeline, reader):
+    """The fitted steps of a pipeline agree on ``n_features_in_``.
+
+    Every step sk_mnist loads keeps the width of its input, so all must be
+    equal, and equal to the classifier's (which its network confirms).
+    """
+    widths = {
+        step_name: step.n_features_in_
+        for step_name, step in pipeline.steps
+        if hasattr(step, "n_features_in_")
+    }
+    if len(set(widths.values())) > 1:
+        said = ", ".join(f"{step!r} takes {n}" for step, n in widths.items())
+        raise reader.error(
+            f"the pipeline's steps disagree on the number of features: {said}."
+        )
 
 
 def _validate(estimator, name, reader):
@@ -716,6 +793,35 @@ def _check_fitted_transformer(estimator, name, reader):
     n_features = getattr(estimator, "n_features_in_", None)
     if not (isinstance(n_features, int) and not isinstance(n_features, bool)):
         raise reader.error(f"{name} is fitted but has no n_features_in_.")
+    most = reader.max_bytes // _BYTES_PER_CHECKED_FEATURE
+    if not 1 <= n_features <= most:
+        raise reader.error(
+            f"{name}.n_features_in_ is {n_features}; it must be from 1 to {most} "
+            f"within the limit of {reader.max_bytes} bytes. Pass load(..., "
+            "max_bytes=...) to read a wider model from a file you trust."
+        )
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is not None and not (
+        isinstance(names, np.ndarray) and names.shape == (n_features,)
+    ):
+        raise reader.error(
+            f"{name}.feature_names_in_ must be an array of {n_features} names."
+        )
+    if isinstance(estimator, PixelScaler):
+        image_shape = getattr(estimator, "image_shape_", None)
+        if image_shape is not None and not (
+            isinstance(image_shape, tuple)
+            and len(image_shape) == 2
+            and all(
+                isinstance(n, int) and not isinstance(n, bool) and n > 0
+                for n in image_shape
+            )
+            and math.prod(image_shape) == n_features
+        ):
+            raise reader.error(
+                f"{name}.image_shape_ is {image_shape!r}, not None or (height, "
+                f"width) of {n_features} pixels."
+            )
     if isinstance(estimator, StandardScaler):
         needed = ("mean_",) * estimator.with_mean + ("scale_",) * estimator.with_std
     elif isinstance(estimator, MinMaxScaler):
@@ -735,7 +841,12 @@ def _check_fitted_transformer(estimator, name, reader):
                 f"{name}.{key} must be a float array of shape ({n_features},), "
                 f"got {value!r}."
             )
-    try:  # the real test: it transforms a row of the right width
+
+
+def _check_transform(estimator, name, reader):
+    """The real test of a checked transformer: it transforms a row of its width."""
+    n_features = estimator.n_features_in_
+    try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             out = estimator.transform(np.zeros((1, n_features), dtype=np.float32))
@@ -807,13 +918,25 @@ def _rebuild_classifier(clf, node, reader):
     clf._initialize_callbacks()
 
 
-def _nesting_depth(text):
-    """The deepest nesting of ``[`` and ``{`` in JSON text, strings left out."""
-    code = re.sub(r'"(?:[^"\\]|\\.)*"', '""', text)
-    steps = np.frombuffer(code.encode("ascii", "replace"), dtype=np.uint8)
-    change = (steps == ord("[")) | (steps == ord("{"))
-    change = change.astype(np.int64) - ((steps == ord("]")) | (steps == ord("}")))
-    return int(np.cumsum(change).max(initial=0))
+# A JSON string (skipped whole), an opening bracket (group 1) or a closing one.
+_JSON_STRING_OR_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|([\[{])|[\]}]')
+
+
+def _nested_too_deeply(text):
+    """Whether JSON ``text`` nests ``[`` and ``{`` deeper than the limit.
+
+    Walks the brackets, strings skipped, and stops at the first level too deep:
+    it allocates nothing per character.
+    """
+    depth = 0
+    for match in _JSON_STRING_OR_BRACKET.finditer(text):
+        if match.lastindex:  # an opening bracket
+            depth += 1
+            if depth > MAX_MANIFEST_DEPTH:
+                return True
+        elif text[match.start()] != '"':
+            depth -= 1
+    return False
 
 
 def _open_manifest(reader):
@@ -822,11 +945,10 @@ def _open_manifest(reader):
         text = text.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise reader.error(f"unreadable manifest ({exc}).") from None
-    depth = _nesting_depth(text)
-    if depth > MAX_MANIFEST_DEPTH:
+    if _nested_too_deeply(text):
         raise reader.error(
-            f"the manifest is nested {depth} levels deep; the format allows "
-            f"{MAX_MANIFEST_DEPTH}."
+            f"the manifest is nested more than {MAX_MANIFEST_DEPTH} levels deep; "
+            "the format writes about 10."
         )
     try:
         manifest = json.loads(text)
@@ -868,6 +990,20 @@ def _check_members(archive, source, max_bytes):
             f"{max_bytes}; pass load(..., max_bytes=...) to read a bigger model "
             "from a file you trust to be one."
         )
+    manifest_size = max(
+        (info.file_size for info in infos if info.filename == MANIFEST), default=0
+    )
+    if manifest_size > _manifest_limit(max_bytes):
+        raise ModelFormatError(
+            f"{source} has a manifest of {manifest_size} bytes; the format allows "
+            f"{_manifest_limit(max_bytes)} with max_bytes={max_bytes} (it writes a "
+            "few KB). The file is damaged or not written by sk_mnist.dump."
+        )
+
+
+def _manifest_limit(max_bytes):
+    """The most bytes of JSON to parse within a budget of ``max_bytes``."""
+    return min(MAX_MANIFEST_BYTES, max_bytes // _JSON_BYTES_PER_CHARACTER)
 
 
 def load(path, *, max_bytes=None):
@@ -879,7 +1015,10 @@ def load(path, *, max_bytes=None):
         A file written by :func:`dump`.
     max_bytes : int, default=None
         The most bytes to decompress from the file, all members together;
-        None means :data:`MAX_UNCOMPRESSED_BYTES` (1 GiB).
+        None means :data:`MAX_UNCOMPRESSED_BYTES` (1 GiB). It also bounds what
+        the file's claims can make ``load`` allocate beyond a valid file: the
+        manifest's size (``max_bytes / 64``, at most 4 MiB) and the widest
+        transformer (``max_bytes / 16`` features).
 
     Returns
     -------
@@ -898,6 +1037,9 @@ def load(path, *, max_bytes=None):
         If the file names a class outside :data:`SAFE_CLASSES`, holds anything
         but the manifest, ``.npy`` arrays and ``.keras`` networks, or a network
         that Keras' safe mode refuses.
+    TemporaryStorageError
+        If a network cannot be unpacked to the temporary folder (full, missing,
+        not writable): an ``OSError``, not a fault of the file.
 
     Warns
     -----
@@ -942,7 +1084,7 @@ def load(path, *, max_bytes=None):
             manifest = _open_manifest(reader)
             check_versions(manifest.get("versions"), source)
             return _decode_estimator(manifest.get("estimator"), reader)
-    except ModelFormatError:
+    except (ModelFormatError, TemporaryStorageError):
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError) as exc:
         raise ModelFormatError(

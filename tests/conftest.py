@@ -60,7 +60,7 @@ SLOW_TESTS = {
     "test_export.py::test_full_test_set_labels_equal_probabilities_within_1e_5": (
         "a fit on full MNIST"
     ),
-    "test_classifier.py::test_the_compiled_network_is_made_once_for_every_batch_size": (
+    "test_classifier.py::test_the_compiled_network_is_called_on_one_shape": (
         "a fit on 3000 images"
     ),
     "test_classifier.py::test_integer_sample_weight_is_close_to_repeating_the_sample": (
@@ -138,3 +138,28 @@ def pytest_collection_modifyitems(config, items):
             f"tests/conftest.py: SLOW_TESTS names tests that do not exist: {stale}; "
             "remove or rename them there."
         )
+
+
+@pytest.fixture
+def file_size_limit():
+    """``with file_size_limit(n):`` a file written past ``n`` bytes fails (EFBIG).
+
+    A real failing write, as on a full disk: RLIMIT_FSIZE for this process, with
+    SIGXFSZ ignored so that the write raises OSError instead of killing it.
+    """
+    import contextlib
+    import resource
+    import signal
+
+    @contextlib.contextmanager
+    def limit(nbytes):
+        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (nbytes, hard))
+        try:
+            yield
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+            signal.signal(signal.SIGXFSZ, handler)
+
+    return limit

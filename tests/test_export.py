@@ -21,6 +21,7 @@ from test_cli import assert_one_line_error
 from sk_mnist import (
     MNISTClassifier,
     PixelScaler,
+    cli,
     dump,
     make_mnist_pipeline,
     to_onnx,
@@ -233,8 +234,9 @@ def test_a_custom_or_unsupported_activation_is_refused_by_name(
         (lambda y: y < 2, np.bool_),
         (lambda y: y.astype(np.float64) * 10, np.float64),
         (lambda y: y.astype(np.uint8) + 3, np.int64),
+        (lambda y: np.uint64(2**63) + 3 * y.astype(np.uint64), np.uint64),
     ],
-    ids=["strings", "two-strings", "bool", "floats", "uint8"],
+    ids=["strings", "two-strings", "bool", "floats", "uint8", "uint64-from-2**63"],
 )
 def test_labels_are_the_classes(blobs, make_labels, label_dtype):
     X, y = blobs
@@ -272,6 +274,91 @@ def test_pixel_scaler_then_standard_scaler(mnist_small):
         ]
     ).fit(X_train[:1000], y_train[:1000])
     assert_same_predictions(to_onnx(pipeline), pipeline, X_test)
+
+
+_SMALL = dict(hidden_units=8, epochs=4, batch_size=10, random_state=0)
+
+
+def _input_dims(model):
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    return [d.dim_value or None for d in dims]
+
+
+def _images(shape, n=60):
+    """Two classes of images of ``shape`` (n, height, width): dark, or bright on top."""
+    rng = np.random.RandomState(0)
+    images = (rng.rand(n, *shape) * 40).astype(np.uint8)
+    y = np.arange(n) % 2
+    images[y == 1, : shape[0] // 2] = 255
+    return images, y
+
+
+@pytest.mark.parametrize(
+    "fit_shape, other_shape",
+    [((56, 14), (28, 28)), ((10, 7), (7, 10)), ((28, 28), (14, 56))],
+)
+def test_the_input_has_the_image_shape_the_pipeline_was_fitted_on(
+    fit_shape, other_shape
+):
+    images, y = _images(fit_shape)
+    pipeline = make_mnist_pipeline(**_SMALL)
+    pipeline.fit(images, y)
+    model = to_onnx(pipeline)
+    dims = _input_dims(model)
+    assert dims == [None, *fit_shape]
+    label, _ = assert_same_predictions(model, pipeline, images)
+    assert (label == y).mean() > 0.9  # learnt, so a wrong reshape would show
+    others = images.reshape(len(images), *other_shape)  # as many pixels, other shape
+    with pytest.raises(ValueError, match="fitted on images of shape"):
+        pipeline.predict(others)
+    with pytest.raises(onnxruntime.capi.onnxruntime_pybind11_state.InvalidArgument):
+        run_onnx(model, others)
+
+
+def test_after_a_fit_on_flat_rows_the_input_is_flat_rows():
+    images, y = _images((28, 28))  # a square count, but no shape was seen
+    rows = images.reshape(len(images), 784)
+    pipeline = make_mnist_pipeline(**_SMALL)
+    model = to_onnx(pipeline.fit(rows, y))
+    dims = _input_dims(model)
+    assert dims == [None, 784]
+    assert_same_predictions(model, pipeline, rows)
+
+
+def test_an_image_shape_that_does_not_hold_the_features_is_refused():
+    images, y = _images((4, 2))
+    pipeline = make_mnist_pipeline(**_SMALL).fit(images, y)
+    pipeline[0].image_shape_ = (3, 2)  # as a hand-edited estimator might have
+    with pytest.raises(ValueError, match=r"image_shape_ \(3, 2\) does not hold its 8"):
+        to_onnx(pipeline)
+
+
+@pytest.mark.parametrize("writer", ["to_onnx", "sk-mnist export"])
+def test_a_failed_write_leaves_the_old_onnx_file_intact(
+    writer,
+    mnist_pipeline,
+    onnx_file,
+    saved_model,
+    tmp_path,
+    file_size_limit,
+    capsys,
+    monkeypatch,
+):
+    path = tmp_path / "model.onnx"
+    good = onnx_file.read_bytes()
+    path.write_bytes(good)
+    with file_size_limit(len(good) // 2):  # the disk fills up half way
+        if writer == "to_onnx":
+            with pytest.raises(OSError, match="File too large"):
+                to_onnx(mnist_pipeline, path)
+        else:  # the model loaded before the limit: only the write is tested
+            monkeypatch.setattr(cli, "_load_model", lambda *a, **k: mnist_pipeline)
+            status = main(["export", str(saved_model), str(path)])
+    if writer != "to_onnx":
+        assert_one_line_error(status, capsys.readouterr().err, "cannot write")
+    assert path.read_bytes() == good
+    assert os.listdir(tmp_path) == ["model.onnx"]  # no temporary file left
+    onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
 # --- Clear errors. ----------------------------------------------------------------

@@ -1,5 +1,7 @@
 """Damaged model files: every load gives the same model or a ModelFormatError.
 
+Hostile ones cost at most ``max_bytes`` more memory than a valid one.
+
 A seeded loop flips bytes in and truncates a real (small) model file, and
 edits the bytes of its manifest and array headers behind a valid zip (so the
 CRC does not catch them and the decoder has to). No other exception may
@@ -7,6 +9,10 @@ escape ``load``, and a file that loads must predict as the original does.
 """
 
 import io
+import json
+import subprocess
+import sys
+import textwrap
 import warnings
 import zipfile
 
@@ -15,7 +21,13 @@ import pytest
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sk_mnist import MNISTClassifier, ModelFormatError, dump, load
+from sk_mnist import (
+    MNISTClassifier,
+    ModelFormatError,
+    dump,
+    load,
+    make_mnist_pipeline,
+)
 
 SEED = 0
 
@@ -110,3 +122,140 @@ def test_edited_members_behind_a_valid_zip(original, tmp_path, member):
         edited = dict(members, **{name: _edit(content, rng, positions)})
         loaded += _same_model_or_refused(_zip(edited), path, X, expected)
     print(f"{member}: {loaded} edited files loaded and predicted as before")
+
+
+# --- What a hostile file can make load allocate ---------------------------------
+
+MAX_BYTES = 64_000_000  # 20 times what the book's pipeline unpacks to
+
+_MEASURE = textwrap.dedent(
+    """
+    import json, resource, sys, tracemalloc, warnings
+    import keras  # imported before measuring, as in a process that used it already
+    from sk_mnist import ModelFormatError, load
+
+    warnings.simplefilter("ignore")
+    max_bytes, paths, results = int(sys.argv[1]), sys.argv[2:], []
+    tracemalloc.start()
+    for path in paths:
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        try:
+            load(path, max_bytes=max_bytes)
+            outcome = "loaded"
+        except ModelFormatError as exc:
+            outcome = str(exc)
+        peak = tracemalloc.get_traced_memory()[1] - before
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        results.append([outcome, peak, rss])
+    print(json.dumps(results))
+    """
+)
+
+
+def _hostile_files(valid, folder):
+    """Files that claim far more than they hold, each a few KB to a few MB."""
+    members = _members(valid.read_bytes())
+    manifest = json.loads(members["manifest.json"])
+    network = next(n for n in members if n.startswith("network-"))
+    inner = _members(members[network])
+    config = json.loads(inner["config.json"])
+    array = next(n for n in members if n.startswith("arrays/"))
+
+    def variant(manifest=manifest, **changed):
+        return _zip(dict(members, **{"manifest.json": json.dumps(manifest)}, **changed))
+
+    def edited(change):
+        copy = json.loads(json.dumps(manifest))
+        change(copy["estimator"]["steps"])
+        return variant(copy)
+
+    def network_with(change):
+        copy = json.loads(json.dumps(config))
+        change(copy["config"])
+        return {network: _zip(dict(inner, **{"config.json": json.dumps(copy)}))}
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": (10**6, 10**6)}
+    )
+    deep = "[" * 400_000 + "]" * 400_000
+    deep_text = json.dumps(manifest).replace('"verbose": 0', f'"verbose": {deep}')
+    assert deep in deep_text
+    widest = MAX_BYTES // 16  # the widest row load may check
+    files = {
+        "manifest-string-20MB": edited(
+            lambda s: s[1][1]["params"].update(verbose="x" * 20_000_000)
+        ),
+        "manifest-nested-400000": _zip(dict(members, **{"manifest.json": deep_text})),
+        "network-config-string-20MB": variant(
+            **network_with(lambda c: c.update(name="x" * 20_000_000))
+        ),
+        "network-billion-units": variant(
+            **network_with(lambda c: c["layers"][1]["config"].update(units=10**9))
+        ),
+        "scaler-500M-features": edited(
+            lambda s: s[0][1]["state"].update(
+                n_features_in_=500_000_000, image_shape_=None
+            )
+        ),
+        "array-header-10**12-elements": variant(
+            **{array: header.getvalue() + b"\0" * 64}
+        ),
+        "scaler-alone-widest-allowed": _zip(
+            {
+                "manifest.json": json.dumps(
+                    dict(
+                        manifest,
+                        estimator={
+                            "class": "sk_mnist.PixelScaler",
+                            "params": {},
+                            "state": {"n_features_in_": widest},
+                        },
+                    )
+                )
+            }
+        ),
+    }
+    paths = []
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+        paths.append(str(folder / name))
+    return paths
+
+
+def test_hostile_files_cost_at_most_max_bytes_more_than_a_valid_one(
+    mnist_small, tmp_path
+):
+    """The book's pipeline, then files whose claims would take gigabytes.
+
+    Measured in a fresh process: Python's and NumPy's allocations (tracemalloc)
+    of each load, and the process's peak resident memory.
+    """
+    (X, y), _ = mnist_small
+    valid = dump(
+        make_mnist_pipeline(epochs=1, random_state=0).fit(X[:500], y[:500]),
+        tmp_path / "book.skmnist",
+    )
+    hostile = _hostile_files(valid, tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-c", _MEASURE, str(MAX_BYTES), str(valid), *hostile],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (valid_outcome, valid_peak, valid_rss), *measured = json.loads(
+        result.stdout.strip().splitlines()[-1]
+    )
+    assert valid_outcome == "loaded"
+    for path, (outcome, peak, _) in zip(hostile, measured):
+        print(f"{path.rsplit('/', 1)[-1]}: {peak / 2**20:.1f} MiB; {outcome}")
+        assert peak <= valid_peak + MAX_BYTES, path
+        if path.endswith("widest-allowed"):
+            assert outcome == "loaded"
+        else:
+            assert "sk_mnist model file" in outcome, outcome
+    final_rss = measured[-1][2]
+    print(f"valid: {valid_peak / 2**20:.1f} MiB, peak RSS {valid_rss / 2**20:.0f} MiB")
+    print(f"after the hostile files: peak RSS {final_rss / 2**20:.0f} MiB")
+    assert final_rss <= valid_rss + MAX_BYTES

@@ -1,11 +1,14 @@
 """dump/load: a model file that cannot run code, versions, atomic writes; pickles."""
 
+import errno
 import io
 import json
 import os
 import pickle
 import struct
+import tempfile
 import time
+import tracemalloc
 import warnings
 import zipfile
 
@@ -336,10 +339,12 @@ def test_public_api_is_exported():
         "ModelFormatError",
         "UnsafeModelFileError",
         "SkMnistVersionWarning",
+        "TemporaryStorageError",
     ]:
         assert name in sk_mnist.__all__
     assert issubclass(UnsafeModelFileError, ModelFormatError)
     assert issubclass(ModelFormatError, ValueError)
+    assert issubclass(sk_mnist.TemporaryStorageError, OSError)
     assert persistence.SAFE_CLASSES["sk_mnist.MNISTClassifier"] is MNISTClassifier
 
 
@@ -356,6 +361,10 @@ _UNFITTED_CLASSIFIER = {"class": "sk_mnist.MNISTClassifier", "params": {}}
 
 def _classifier_node(manifest):
     return manifest["estimator"]["steps"][1][1]
+
+
+def _scaler_node(manifest):
+    return manifest["estimator"]["steps"][0][1]
 
 
 @pytest.mark.parametrize(
@@ -411,6 +420,25 @@ def _classifier_node(manifest):
             lambda m: m["estimator"]["steps"][0].__setitem__(1, _UNFITTED_CLASSIFIER),
             "transformers",  # a classifier where the scaler should be
         ),
+        (
+            lambda m: _scaler_node(m)["state"].update(
+                n_features_in_=785, image_shape_=None
+            ),
+            "steps disagree on the number of features: 'scaler' takes 785, "
+            "'classifier' takes 784",
+        ),
+        (
+            lambda m: _scaler_node(m)["state"].update(
+                image_shape_={"__tuple__": [28, 27]}
+            ),
+            r"image_shape_ is \(28, 27\), not None or \(height, width\) of 784",
+        ),
+        (
+            lambda m: _scaler_node(m)["state"].update(
+                feature_names_in_=_classifier_node(m)["state"]["classes_"]
+            ),
+            "feature_names_in_ must be an array of 784 names",
+        ),
     ],
     ids=[
         "array-as-scalar",
@@ -425,6 +453,9 @@ def _classifier_node(manifest):
         "n-classes",
         "no-network",
         "not-a-transformer",
+        "scaler-wider-than-classifier",
+        "image-shape-vs-features",
+        "feature-names-vs-features",
     ],
 )
 def test_an_edited_manifest_gives_a_model_format_error(saved, change, match):
@@ -489,7 +520,7 @@ def test_a_manifest_nested_deeper_than_the_limit(saved):
     text = json.dumps(manifest).replace('"verbose": false', f'"verbose": {deep}', 1)
     members["manifest.json"] = text.encode()
     deep_file = _write_members(saved, members)
-    _refused_quickly(deep_file, "nested 100003 levels deep; the format allows 64")
+    _refused_quickly(deep_file, "nested more than 64 levels deep")
 
 
 def test_an_array_header_claiming_a_trillion_elements(saved):
@@ -560,3 +591,155 @@ def test_a_weights_file_declaring_a_huge_array(saved, tmp_path):
     inner["model.weights.h5"] = path.read_bytes()
     members[network] = _write_members(io.BytesIO(), inner).getvalue()
     _refused_quickly(_write_members(saved, members), "bytes of weights, more than")
+
+
+# --- claimed sizes: checked against the limit and each other before allocating --
+
+
+def _refused_within(path, match, most_bytes, max_bytes=None):
+    """``load`` refuses ``path``, and Python and NumPy allocate < ``most_bytes``."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelFormatError, match=match):
+            load(path, max_bytes=max_bytes)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < most_bytes, f"{peak} bytes allocated"
+
+
+def test_a_huge_manifest_is_refused_before_it_is_read(saved):
+    """20 MB of manifest (20 KB compressed): refused by its declared size."""
+    members = _members(saved)
+    manifest = json.loads(members["manifest.json"])
+    _classifier_node(manifest)["params"]["verbose"] = "x" * 20_000_000
+    members["manifest.json"] = json.dumps(manifest).encode()
+    path = _write_members(saved, members)
+    del members, manifest
+    _refused_within(path, r"manifest of 200\d{5} bytes; the format allows 4194", 10**6)
+
+
+def test_the_nesting_check_allocates_nothing_per_character(saved):
+    """A manifest within the limit: parsed at a few bytes per character at most."""
+    members = _members(saved)
+    text = members["manifest.json"].decode()
+    filler = '"' + "x" * 3_000_000 + '"'
+    text = text.replace('"verbose": false', f'"verbose": {filler}', 1)
+    assert filler in text
+    members["manifest.json"] = text.encode()
+    path = _write_members(saved, members)
+    del members
+    # the text read, decoded, parsed: three copies; NumPy arrays per character
+    # (8 bytes each, several of them) would take ten times more
+    _refused_within(path, "'verbose' parameter", 5 * len(text))
+
+
+def test_the_manifest_limit_shrinks_with_max_bytes(saved):
+    """Parsed JSON takes up to 64 bytes a character: "[]," is a 56-byte list."""
+    members = _members(saved)
+    text = members["manifest.json"].decode()
+    lists = "[" + "[]," * 300_000 + "[]]"  # 900 KB of text, 40 MB of lists
+    members["manifest.json"] = text.replace('"verbose": false', f'"verbose": {lists}')
+    assert lists in members["manifest.json"]
+    path = _write_members(saved, members)
+    match = "the format allows 156250 with max_bytes=10000000"
+    _refused_within(path, match, 10**6, max_bytes=10_000_000)
+
+
+@pytest.mark.parametrize(
+    "text, too_deep",
+    [
+        ("[" * 64 + "]" * 64, False),
+        ("[" * 65 + "]" * 65, True),
+        ("{" * 33 + "[" * 32 + "]" * 32 + "}" * 33, True),
+        ('["' + "[" * 100 + '"]', False),  # brackets in a string do not count
+        ('["a\\"[[[", ' + "[" * 63 + "]" * 64, False),  # nor after an escaped quote
+        ("[" * 64 + '"x",' * 10 + "[" + "]" * 65, True),  # strings do not close
+        ("[]" * 1000, False),
+    ],
+)
+def test_the_nesting_check_counts_brackets_outside_strings(text, too_deep):
+    assert persistence._nested_too_deeply(text) is too_deep
+
+
+def test_dump_keeps_the_permissions_of_the_file_it_replaces(tmp_path):
+    path = tmp_path / "private.skmnist"
+    path.write_bytes(b"old")
+    os.chmod(path, 0o600)
+    dump(PixelScaler().fit(np.zeros((2, 4))), path)
+    assert (os.stat(path).st_mode & 0o777, load(path).n_features_in_) == (0o600, 4)
+
+
+def test_a_huge_network_configuration_is_refused_before_it_is_read(saved):
+    members = _members(saved)
+    network = next(n for n in members if n.startswith("network-"))
+    inner = _members(io.BytesIO(members[network]))
+    config = json.loads(inner["config.json"])
+    config["config"]["name"] = "x" * 5_000_000
+    inner["config.json"] = json.dumps(config).encode()
+    members[network] = _write_members(io.BytesIO(), inner).getvalue()
+    path = _write_members(saved, members)
+    _refused_within(path, "has a configuration of 500\\d{4} bytes", 10**6)
+    with pytest.raises(ModelFormatError) as info:
+        load(path)
+    assert "not a Keras archive" not in str(info.value)  # said once, plainly
+
+
+@pytest.mark.parametrize("standalone", [False, True], ids=["in-pipeline", "alone"])
+def test_a_scaler_claiming_half_a_billion_features_is_refused(
+    saved, tmp_path, standalone
+):
+    """Its claim is checked against max_bytes before a row that wide is made."""
+    if standalone:
+        saved = dump(PixelScaler().fit(np.zeros((2, 28, 28))), tmp_path / "s.skmnist")
+
+    def claim(manifest):
+        node = manifest["estimator"]
+        node = node if standalone else node["steps"][0][1]
+        node["state"].update(n_features_in_=500_000_000, image_shape_=None)
+
+    _refused_within(
+        _rewrite(saved, claim),
+        "n_features_in_ is 500000000; it must be from 1 to 625000 within the "
+        "limit of 10000000 bytes",
+        10**6,
+        max_bytes=10_000_000,
+    )
+
+
+def test_a_scaler_claiming_no_features_is_refused_by_its_claim(tmp_path):
+    saved = dump(PixelScaler().fit(np.zeros((2, 4))), tmp_path / "s.skmnist")
+    zero = _rewrite(saved, lambda m: m["estimator"]["state"].update(n_features_in_=0))
+    with pytest.raises(ModelFormatError, match="n_features_in_ is 0; it must be from"):
+        load(zero)
+
+
+def test_a_standalone_scaler_within_the_limit_loads(tmp_path):
+    scaler = PixelScaler().fit(np.zeros((2, 100_000)))
+    loaded = load(dump(scaler, tmp_path / "s.skmnist"), max_bytes=1_600_000)
+    assert loaded.n_features_in_ == 100_000 and loaded.image_shape_ is None
+    with pytest.raises(ModelFormatError, match="it must be from 1 to 99999 within"):
+        load(tmp_path / "s.skmnist", max_bytes=1_599_999)
+
+
+# --- a failing temporary folder is not blamed on the model file ---------------
+
+
+def test_a_full_temporary_folder_is_named_not_the_model_file(saved, file_size_limit):
+    with file_size_limit(1000):  # the network (70 KB) cannot be unpacked
+        with pytest.raises(persistence.TemporaryStorageError) as info:
+            load(saved)
+    message = str(info.value)
+    assert message.startswith("cannot unpack a network of sk_mnist model file")
+    assert not isinstance(info.value, ModelFormatError)
+    assert info.value.errno == errno.EFBIG
+    assert f"temporary folder {tempfile.gettempdir()!r}: File too large" in message
+    assert "The model file is not at fault" in message and "TMPDIR" in message
+    assert "damaged" not in message
+
+
+def test_a_missing_temporary_folder_is_named(saved, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))
+    with pytest.raises(persistence.TemporaryStorageError, match="gone") as info:
+        load(saved)
+    assert info.value.errno == errno.ENOENT
