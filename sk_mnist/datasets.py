@@ -114,6 +114,12 @@ def _parse_idx(raw, source="<bytes>"):
             f"{source} is {what}: header shape {shape} needs {expected} bytes of "
             f"data, the file holds {got}. Download the file again."
         )
+    if math.prod(d for d in shape if d) * dtype.itemsize > np.iinfo(np.intp).max:
+        # Empty (a zero dimension), yet no array of that shape can exist.
+        raise ValueError(
+            f"{source} is malformed: header shape {shape} is larger than any "
+            "array can be. Download the file again."
+        )
     data = np.frombuffer(raw, dtype=dtype, offset=header_size).reshape(shape)
     return data.astype(dtype.newbyteorder("="), copy=True)
 

@@ -137,11 +137,16 @@ def test_random_bytes_never_crash_the_idx_reader(raw):
 )
 @example(shape=[2**16] * 4, payload=b"")  # 2**64 elements: 0 in int64
 @example(shape=[2**32 - 1, 2**32 - 1, 3], payload=b"")
+@example(shape=[0, 3_036_988_439, 3_037_012_561], payload=b"")  # empty, yet too big
 def test_huge_or_overflowing_headers_are_refused(shape, payload):
     raw = bytes([0, 0, 0x08, len(shape)])
     raw += b"".join(d.to_bytes(4, "big") for d in shape) + payload
     expected = int(np.prod([int(d) for d in shape], dtype=object))
-    if expected == len(payload):
+    extent = int(np.prod([int(d) for d in shape if d], dtype=object))
+    if expected == len(payload) and extent > np.iinfo(np.intp).max:
+        with pytest.raises(ValueError, match="larger than any array"):
+            _parse_idx(raw)
+    elif expected == len(payload):
         assert _parse_idx(raw).size == expected
     else:
         with pytest.raises(ValueError, match="truncated|longer"):
