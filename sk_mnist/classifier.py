@@ -38,6 +38,7 @@ from sk_mnist._seeding import (
     fit_seed,
     validation_split_of,
 )
+from sk_mnist._threads import configure_threads
 from sk_mnist.network import build_dense_network
 
 __all__ = ["MNISTClassifier"]
@@ -478,7 +479,12 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
 
     @contextmanager
     def _seeded(self, random_state):
-        """Give the fit its seed (``_fit_seed``) and deterministic ops if seeded."""
+        """Give the fit its seed (``_fit_seed``) and deterministic ops if seeded.
+
+        The first fit of a process also sizes the backend's thread pools from the
+        parallel backend it runs in (:func:`~sk_mnist._threads.configure_threads`).
+        """
+        configure_threads()
         self._fit_seed = fit_seed(random_state)
         try:
             with deterministic_ops(random_state is not None):
