@@ -17,6 +17,7 @@ import keras
 import pytest
 from dask import distributed
 from sklearn.model_selection import GridSearchCV
+from test_threads import pool_threads_after_a_fit
 
 from sk_mnist import EpochGridSearchCV, make_mnist_pipeline
 
@@ -91,6 +92,11 @@ def test_epoch_grid_search_on_a_dask_cluster_is_the_local_grid_search(
     _assert_same_scores(search, local_search)
 
 
+def test_fits_on_dask_workers_get_the_threads_dask_grants(client):
+    # Dask's nanny sets OMP_NUM_THREADS=1 in its workers: one core per task.
+    assert list(client.run(pool_threads_after_a_fit).values()) == [(1, 1)] * 2
+
+
 def test_the_other_backend_passes_these_tests():
     if os.environ.get("SK_MNIST_NO_RECURSION"):
         pytest.skip("already the other backend's run")
@@ -105,6 +111,6 @@ def test_the_other_backend_passes_these_tests():
         env=env, capture_output=True, text=True, timeout=900, cwd=TESTS.parent,
     )  # fmt: skip
     last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
-    assert done.returncode == 0 and "2 passed" in last, (
+    assert done.returncode == 0 and "3 passed" in last, (
         f"under KERAS_BACKEND={OTHER}:\n{done.stdout[-20000:]}\n{done.stderr[-5000:]}"
     )
