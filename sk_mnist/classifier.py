@@ -309,7 +309,10 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
         If True, ``fit`` continues training the fitted network.
     random_state : int, RandomState instance or None, default=None
         Seeds weights and shuffling and makes TensorFlow deterministic for the
-        fit; two fits with the same int give the same network.
+        fit; two fits with the same int give the same network, bit for bit, in
+        any thread, process or Dask worker, beside other fits or random draws
+        (the fit draws from no process-wide generator). None draws the fit's
+        seed from NumPy's global generator.
     verbose : int, default=0
         Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch.
     run_eagerly : bool, default=False
