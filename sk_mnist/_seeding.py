@@ -1,21 +1,43 @@
-"""Seeded, deterministic Keras training that leaves the process as it found it."""
+"""Seeded Keras training that draws from no process-wide random generator.
 
-import random
+A fit gets one integer seed (from ``random_state``, or drawn from NumPy's global
+generator when ``random_state`` is None). Everything random in the fit comes
+from it, and from nothing the process shares:
+
+- the initial weights, from Keras initializers given explicit seeds
+  (:func:`initializer_seeds`), which Keras turns into stateless random ops;
+- the order of the samples in each epoch, from a NumPy ``Generator`` of the fit
+  seed and the epoch's number (:class:`ShuffledBatches`), so that Keras is
+  called with ``shuffle=False``.
+
+Python's ``random``, NumPy's global generator, Keras' per-thread seed generator
+and TensorFlow's global seed are neither read nor written by a seeded fit. So a
+seeded fit is the same whichever thread runs it, whatever ran in the process
+before, and whatever runs beside it (a Dask worker's own threads draw from
+Python's ``random``; so may a user's code). Seeded fits need no lock.
+
+On the TensorFlow backend one process-wide switch is left: op determinism
+(:class:`_TensorFlowDeterminism`), on while at least one seeded fit runs.
+"""
+
+import math
 import threading
 from contextlib import contextmanager
 from numbers import Integral
 
+import keras
 import numpy as np
 from sklearn.utils import check_random_state
 
-__all__ = ["seed_from_random_state", "seeded"]
+__all__ = [
+    "ShuffledBatches",
+    "deterministic_ops",
+    "fit_seed",
+    "initializer_seeds",
+    "seed_from_random_state",
+]
 
-_SEED_LOCK = threading.RLock()
 _MAX_SEED = np.iinfo(np.int32).max
-# Keras' global-state keys for its seed and its global SeedGenerator (there is no
-# public getter; ``keras.utils.set_random_seed`` writes the same two keys).
-_KERAS_SEED = "global_random_seed"
-_KERAS_SEED_GENERATOR = "global_seed_generator"
 
 
 def seed_from_random_state(random_state):
@@ -31,87 +53,181 @@ def seed_from_random_state(random_state):
     return int(check_random_state(random_state).randint(_MAX_SEED))
 
 
-class _TensorFlowState:
-    """TensorFlow's global seed and op-determinism switch, saved and put back."""
+def fit_seed(random_state):
+    """The seed of one fit: from ``random_state``, else one from NumPy's generator.
 
-    def __init__(self):
-        from tensorflow.python.eager import context  # no public getters
-        from tensorflow.python.framework import config
-
-        self._context, self._config = context, config
-        self.seed = context.global_seed()
-        self.deterministic = config.is_op_determinism_enabled()
-
-    def seed_and_make_deterministic(self, seed):
-        import tensorflow as tf
-
-        tf.random.set_seed(seed)
-        tf.config.experimental.enable_op_determinism()
-
-    def restore(self):
-        import tensorflow as tf
-
-        if not self.deterministic:
-            self._config.disable_op_determinism()
-        tf.random.set_seed(self.seed)  # None, or the seed a user had set
+    An unseeded fit (``random_state=None``) draws its seed from NumPy's global
+    generator, as unseeded scikit-learn estimators do, so that
+    ``np.random.seed`` (and ``keras.utils.set_random_seed``) still makes a whole
+    script repeat.
+    """
+    seed = seed_from_random_state(random_state)
+    if seed is None:
+        seed = int(np.random.randint(_MAX_SEED))
+    return seed
 
 
-@contextmanager
-def seeded(seed):
-    """Seed Python, NumPy and Keras (and TensorFlow on its backend) for a block.
-
-    Under the TensorFlow backend, TensorFlow is seeded and made deterministic
-    too; under JAX (deterministic on CPU, shuffling with NumPy) TensorFlow is not
-    imported. On exit, every random state, Keras' global seed generator,
-    TensorFlow's global seed and its op-determinism switch are put back as they
-    were, so that the process goes on as if the block had not run. (scikeras
-    0.13 leaves op determinism on: later fits without a seed then fail with
-    ``RuntimeError``.) Seeded blocks run one at a time per process, because the
-    states they change are global.
+def initializer_seeds(seed, count):
+    """``count`` independent seeds for the initializers of one network.
 
     Parameters
     ----------
-    seed : int or None
-        None runs the block unseeded and changes nothing.
+    seed : int
+        The fit's seed.
+    count : int
+        How many seeds (one per initializer).
 
-    Examples
-    --------
-    >>> import random
-    >>> with seeded(0):
-    ...     first = random.random()
-    >>> with seeded(0):
-    ...     first == random.random()
-    True
+    Returns
+    -------
+    seeds : list of int
+        Non-negative ints below 2**31, different for each initializer.
     """
-    if seed is None:
+    state = np.random.SeedSequence([seed, 0]).generate_state(count)
+    return [int(value) & _MAX_SEED for value in state]
+
+
+def epoch_order(seed, epoch, n_samples, shuffle=True):
+    """The order of the samples in ``epoch`` of a fit seeded with ``seed``.
+
+    A function of its arguments only: epoch 3 is shuffled the same whether a fit
+    runs 3 epochs or 5, and ``partial_fit`` (which counts epochs on) gets a new
+    order at each call.
+    """
+    if not shuffle:
+        return np.arange(n_samples)
+    return np.random.default_rng([seed, 1, epoch]).permutation(n_samples)
+
+
+class ShuffledBatches(keras.utils.PyDataset):
+    """Training batches in the order of the fit's seed, epoch after epoch.
+
+    One endless sequence of batches: batch ``i`` is batch ``i % steps`` of epoch
+    ``initial_epoch + i // steps``, with ``steps`` batches per epoch (pass
+    ``steps_per_epoch=dataset.steps`` to ``Model.fit``). Each batch is a pure
+    function of its index, so that Keras may fetch ahead, across epochs, from
+    any thread. In each epoch the short batch (when ``batch_size`` does not
+    divide the samples) comes first: TensorFlow's input signature is taken from
+    the first two batches, and differing sizes there keep its batch size free.
+
+    Parameters
+    ----------
+    x, y : ndarray
+        Training rows and encoded targets.
+    sample_weight : ndarray or None
+        Weight of each row, yielded as the batch's third element.
+    batch_size : int
+        Rows per batch.
+    seed : int
+        The fit's seed.
+    initial_epoch : int, default=0
+        Number of the first epoch (``partial_fit`` and warm starts count on).
+    shuffle : bool, default=True
+        False keeps the rows in order.
+    """
+
+    def __init__(
+        self, x, y, sample_weight, batch_size, seed, initial_epoch=0, shuffle=True
+    ):
+        super().__init__()
+        self.arrays = (x, y) if sample_weight is None else (x, y, sample_weight)
+        self.n_samples = len(x)
+        self.batch_size = batch_size
+        self.seed, self.initial_epoch, self.shuffle = seed, initial_epoch, shuffle
+        self.steps = max(1, math.ceil(self.n_samples / batch_size))
+        self._short = self.n_samples - (self.steps - 1) * batch_size
+        self._cache = (None, None)  # (epoch, order): the current epoch's order
+        self._lock = threading.Lock()
+
+    @property
+    def num_batches(self):
+        return None  # endless: Keras counts steps_per_epoch
+
+    def _order(self, epoch):
+        with self._lock:
+            cached_epoch, order = self._cache
+            if cached_epoch != epoch:
+                order = epoch_order(self.seed, epoch, self.n_samples, self.shuffle)
+                self._cache = (epoch, order)
+            return order
+
+    def __getitem__(self, index):
+        epoch, step = divmod(int(index), self.steps)
+        order = self._order(self.initial_epoch + epoch)
+        start = 0 if step == 0 else self._short + (step - 1) * self.batch_size
+        stop = self._short + step * self.batch_size
+        rows = np.sort(order[start:stop])  # sorted: reads memory in order
+        return tuple(array[rows] for array in self.arrays)
+
+
+def validation_split_of(arrays, validation_split):
+    """Keras' ``validation_split``: the last fraction of the rows, before shuffling.
+
+    Returns
+    -------
+    train, validation : tuple of tuple of ndarray or None
+        The arrays cut at ``ceil(n * (1 - validation_split))``; None entries stay
+        None.
+    """
+    n_samples = len(arrays[0])
+    split_at = int(math.ceil(n_samples * (1.0 - validation_split)))
+    if split_at == 0 or split_at == n_samples:
+        raise ValueError(
+            f"validation_split={validation_split} leaves no rows to "
+            f"{'train on' if split_at == 0 else 'validate on'} out of {n_samples}; "
+            "pass a fraction that keeps at least one row on each side."
+        )
+    train = tuple(None if a is None else a[:split_at] for a in arrays)
+    validation = tuple(None if a is None else a[split_at:] for a in arrays)
+    return train, validation
+
+
+class _TensorFlowDeterminism:
+    """TensorFlow's op-determinism switch, on while any seeded fit runs.
+
+    The switch is process-wide; seeded fits in several threads share it by
+    counting: the first one in turns it on (if it was off), the last one out
+    puts it back as it was. A fit makes no unseeded TensorFlow random op, so an
+    unseeded fit beside a seeded one does not trip over the switch.
+    """
+
+    _lock = threading.Lock()
+    _users = 0
+    _was_enabled = False
+
+    @classmethod
+    def enter(cls):
+        from tensorflow.python.framework import config  # no public getter
+
+        with cls._lock:
+            if cls._users == 0:
+                cls._was_enabled = config.is_op_determinism_enabled()
+                if not cls._was_enabled:
+                    config.enable_op_determinism()
+            cls._users += 1
+
+    @classmethod
+    def exit(cls):
+        from tensorflow.python.framework import config
+
+        with cls._lock:
+            cls._users -= 1
+            if cls._users == 0 and not cls._was_enabled:
+                config.disable_op_determinism()
+
+
+@contextmanager
+def deterministic_ops(enabled):
+    """Make the backend's ops deterministic for a block, if ``enabled``.
+
+    Under TensorFlow, switches on op determinism (counted across threads, see
+    :class:`_TensorFlowDeterminism`); under JAX (deterministic on CPU) it does
+    nothing and TensorFlow is not imported.
+    """
+    if not enabled or keras.backend.backend() != "tensorflow":
         yield
         return
-    import keras
-    from keras.src.backend.common import global_state
-
-    with _SEED_LOCK:
-        python_state = random.getstate()
-        numpy_state = np.random.get_state()
-        keras_state = {
-            key: global_state.get_global_attribute(key)
-            for key in (_KERAS_SEED, _KERAS_SEED_GENERATOR)
-        }
-        tensorflow = (
-            _TensorFlowState() if keras.backend.backend() == "tensorflow" else None
-        )
-        # What keras.utils.set_random_seed does, without its import of TensorFlow.
-        global_state.set_global_attribute(_KERAS_SEED, seed)
-        global_state.set_global_attribute(_KERAS_SEED_GENERATOR, None)
-        random.seed(seed)
-        np.random.seed(seed)
-        if tensorflow is not None:
-            tensorflow.seed_and_make_deterministic(seed)
-        try:
-            yield
-        finally:
-            if tensorflow is not None:
-                tensorflow.restore()
-            for key, value in keras_state.items():
-                global_state.set_global_attribute(key, value)
-            random.setstate(python_state)
-            np.random.set_state(numpy_state)
+    _TensorFlowDeterminism.enter()
+    try:
+        yield
+    finally:
+        _TensorFlowDeterminism.exit()

@@ -32,7 +32,13 @@ from sklearn.utils.validation import (
 )
 
 from sk_mnist import _versions
-from sk_mnist._seeding import seed_from_random_state, seeded
+from sk_mnist._seeding import (
+    ShuffledBatches,
+    deterministic_ops,
+    fit_seed,
+    validation_split_of,
+)
+from sk_mnist._threads import configure_threads
 from sk_mnist.network import build_dense_network
 
 __all__ = ["MNISTClassifier"]
@@ -311,7 +317,10 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
         If True, ``fit`` continues training the fitted network.
     random_state : int, RandomState instance or None, default=None
         Seeds weights and shuffling and makes TensorFlow deterministic for the
-        fit; two fits with the same int give the same network.
+        fit; two fits with the same int give the same network, bit for bit, in
+        any thread, process or Dask worker, beside other fits or random draws
+        (the fit draws from no process-wide generator). None draws the fit's
+        seed from NumPy's global generator.
     verbose : int, default=0
         Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch.
     run_eagerly : bool, default=False
@@ -445,7 +454,54 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
             loss=compile_kwargs["loss"],
             metrics=compile_kwargs["metrics"] or ["accuracy"],
             run_eagerly=self.run_eagerly,
+            seed=self._fit_seed,
         )
+
+    def _fit_keras_model(
+        self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs
+    ):
+        """Train on batches in the fit seed's order, not on Keras' shuffled arrays.
+
+        Keras shuffles from process-wide generators (NumPy's under JAX,
+        TensorFlow's op seeds under TensorFlow); here each epoch's order comes from
+        the fit's own seed (:class:`~sk_mnist._seeding.ShuffledBatches`) and Keras
+        gets ``shuffle=False``. ``validation_split`` is cut off first, as Keras
+        does: the last rows, before any shuffling.
+        """
+        batch_size = kwargs.pop("batch_size", self.batch_size) or 32
+        validation_split = kwargs.pop("validation_split", self.validation_split)
+        shuffle = kwargs.pop("shuffle", self.shuffle)
+        arrays = (X, y, sample_weight)
+        if validation_split and kwargs.get("validation_data") is None:
+            arrays, validation = validation_split_of(arrays, validation_split)
+            kwargs["validation_data"] = tuple(a for a in validation if a is not None)
+        batches = ShuffledBatches(
+            *arrays, batch_size, self._fit_seed, initial_epoch, shuffle=shuffle
+        )
+        kwargs.setdefault("steps_per_epoch", batches.steps)
+        if kwargs.get("validation_data") is not None:
+            kwargs["validation_batch_size"] = kwargs.get(
+                "validation_batch_size", self.validation_batch_size or batch_size
+            )
+        kwargs.update(batch_size=None, validation_split=0.0, shuffle=False)
+        super()._fit_keras_model(
+            batches, None, None, warm_start, epochs, initial_epoch, **kwargs
+        )
+
+    @contextmanager
+    def _seeded(self, random_state):
+        """Give the fit its seed (``_fit_seed``) and deterministic ops if seeded.
+
+        The first fit of a process also sizes the backend's thread pools from the
+        parallel backend it runs in (:func:`~sk_mnist._threads.configure_threads`).
+        """
+        configure_threads()
+        self._fit_seed = fit_seed(random_state)
+        try:
+            with deterministic_ops(random_state is not None):
+                yield
+        finally:
+            del self._fit_seed
 
     @property
     def target_encoder(self):
@@ -528,7 +584,7 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
             self.classes_ = None  # scikeras takes the classes from y
             if self.initialized_:
                 self._initialize_callbacks()  # scikeras reads them at build only
-            with seeded(seed_from_random_state(self.random_state)):
+            with self._seeded(self.random_state):
                 BaseWrapper.fit(self, X, y, sample_weight=sample_weight, **kwargs)
         return self
 
@@ -590,10 +646,8 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
                 self.classes_ = None
             if not first_call:
                 self._initialize_callbacks()  # scikeras reads them at build only
-            seed = seed_from_random_state(self.random_state)
-            if seed is not None:
-                seed += self.current_epoch  # a new shuffle each epoch, reproducibly
-            with seeded(seed):
+            # Each epoch's order depends on its number: a new one at each call.
+            with self._seeded(self.random_state):
                 BaseWrapper.partial_fit(
                     self, X, y, sample_weight=sample_weight, **kwargs
                 )

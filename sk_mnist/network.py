@@ -2,6 +2,8 @@
 
 import keras
 
+from sk_mnist._seeding import initializer_seeds
+
 __all__ = ["build_dense_network"]
 
 
@@ -15,6 +17,7 @@ def build_dense_network(
     loss="categorical_crossentropy",
     metrics=("accuracy",),
     run_eagerly=False,
+    seed=None,
 ):
     """Build and compile the network of "Deep Learning with Python", chapter 2.1.
 
@@ -39,17 +42,33 @@ def build_dense_network(
         Passed to ``Model.compile``.
     run_eagerly : bool, default=False
         Passed to ``Model.compile``: run the train step eagerly, for debugging.
+    seed : int, default=None
+        Seeds the layers' Glorot-uniform kernel initializers (one seed each, see
+        :func:`sk_mnist._seeding.initializer_seeds`): the same seed gives the same
+        weights in any thread or process. None draws seeds the Keras way, from
+        Python's global ``random``.
 
     Returns
     -------
     model : keras.Sequential
         The compiled, untrained network.
     """
+    hidden_seed, output_seed = (
+        (None, None) if seed is None else initializer_seeds(seed, 2)
+    )
     model = keras.Sequential(
         [
             keras.Input(shape=(n_features,)),
-            keras.layers.Dense(hidden_units, activation=activation),
-            keras.layers.Dense(n_classes, activation="softmax"),
+            keras.layers.Dense(
+                hidden_units,
+                activation=activation,
+                kernel_initializer=keras.initializers.GlorotUniform(hidden_seed),
+            ),
+            keras.layers.Dense(
+                n_classes,
+                activation="softmax",
+                kernel_initializer=keras.initializers.GlorotUniform(output_seed),
+            ),
         ]
     )
     model.compile(

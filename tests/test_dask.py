@@ -1,76 +1,116 @@
-"""A grid search spread over a Dask cluster gives the same results as one machine."""
+"""A seeded search spread over a Dask cluster gives one machine's results, bit for bit.
+
+Dask runs each fit in a worker thread, beside the worker's own threads (which
+draw from Python's ``random``), and a worker of two threads runs two fits at
+once. The cluster here has both kinds of worker: one of one thread and one of
+two. The tests run under the suite's backend, and once more under the other one
+in a subprocess.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import joblib
-import numpy as np
+import keras
 import pytest
 from dask import distributed
 from sklearn.model_selection import GridSearchCV
+from test_threads import pool_threads_after_a_fit
 
 from sk_mnist import EpochGridSearchCV, make_mnist_pipeline
+
+TESTS = Path(__file__).parent
+OTHER = "jax" if keras.backend.backend() == "tensorflow" else "tensorflow"
+GRID = {"classifier__epochs": [1, 2], "classifier__batch_size": [64, 128]}
+SCORES = [f"split{fold}_test_score" for fold in range(2)]
 
 
 @pytest.fixture(scope="module")
 def client():
-    """A local two-worker cluster, one thread each, shared by the module's tests."""
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        yield client
+    """A local cluster of a one-thread and a two-thread worker, for the module."""
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        spec = dict(next(iter(cluster.worker_spec.values())))
+        spec["options"] = {**spec["options"], "nthreads": 2}
+        cluster.worker_spec["two-threads"] = spec
+        cluster.sync(cluster._correct_state)
+        with distributed.Client(cluster) as client:
+            client.wait_for_workers(2)
+            threads = sorted(client.nthreads().values())
+            assert threads == [1, 2], threads
+            yield client
 
 
-def test_grid_search_on_a_dask_cluster_matches_a_local_one(mnist_small, client):
+@pytest.fixture(scope="module")
+def data(mnist_small):
     (X_train, y_train), _ = mnist_small
-    X, y = X_train[:800], y_train[:800]
-    grid = {"classifier__epochs": [1, 2]}
+    return X_train[:800], y_train[:800]
 
-    local = GridSearchCV(make_mnist_pipeline(random_state=0), grid, cv=2).fit(X, y)
 
-    search = GridSearchCV(make_mnist_pipeline(random_state=0), grid, cv=2)
+@pytest.fixture(scope="module")
+def local_search(data):
+    """The seeded search in this process, one fit after another."""
+    pipe = make_mnist_pipeline(hidden_units=32, random_state=0)
+    return GridSearchCV(pipe, GRID, cv=2, refit=False).fit(*data)
+
+
+def _on_dask(client, search, data):
     with (
         distributed.get_task_stream(client) as tasks,
         joblib.parallel_backend("dask"),
     ):
-        search.fit(X, y)
-
-    assert len(tasks.data) >= 4, tasks.data  # 2 candidates x 2 folds, as Dask tasks
-    # Dask's workers run with OMP_NUM_THREADS=1: another thread layout sums floats
-    # in another order, so scores agree closely rather than bit for bit.
-    np.testing.assert_allclose(
-        search.cv_results_["mean_test_score"],
-        local.cv_results_["mean_test_score"],
-        atol=0.02,
-    )
-    assert search.best_params_ == local.best_params_
+        search.fit(*data)
+    return search, tasks.data
 
 
-def test_epoch_grid_search_on_a_dask_cluster_matches_grid_search_there(
-    mnist_small, client
+def _assert_same_scores(search, local):
+    for key in SCORES:
+        assert search.cv_results_[key].tolist() == local.cv_results_[key].tolist(), (
+            key,
+            search.cv_results_[key],
+            local.cv_results_[key],
+        )
+
+
+def test_grid_search_on_a_dask_cluster_is_the_local_one(data, local_search, client):
+    pipe = make_mnist_pipeline(hidden_units=32, random_state=0)
+    search, tasks = _on_dask(client, GridSearchCV(pipe, GRID, cv=2, refit=False), data)
+    assert len(tasks) == 8  # 4 candidates x 2 folds, as Dask tasks
+    assert len({task["worker"] for task in tasks}) == 2  # both workers fitted
+    _assert_same_scores(search, local_search)
+
+
+def test_epoch_grid_search_on_a_dask_cluster_is_the_local_grid_search(
+    data, local_search, client
 ):
-    (X_train, y_train), _ = mnist_small
-    X, y = X_train[:800], y_train[:800]
-    grid = {"classifier__epochs": [1, 2], "classifier__batch_size": [64, 128]}
-    pipe = make_mnist_pipeline(random_state=0)
-    searches = {}
-    for search_class in (EpochGridSearchCV, GridSearchCV):
-        search = search_class(pipe, grid, cv=2, refit=False)
-        with (
-            distributed.get_task_stream(client) as tasks,
-            joblib.parallel_backend("dask"),
-        ):
-            search.fit(X, y)
-        searches[search_class] = search, len(tasks.data)
+    pipe = make_mnist_pipeline(hidden_units=32, random_state=0)
+    search, tasks = _on_dask(client, EpochGridSearchCV(pipe, GRID, cv=2), data)
+    assert len(tasks) == 4  # 2 batch sizes x 2 folds, one fit to 2 epochs each
+    _assert_same_scores(search, local_search)
 
-    (epoch_search, epoch_tasks), (grid_search, grid_tasks) = searches.values()
-    # 2 batch sizes x 2 folds as Dask tasks, against 4 candidates x 2 folds.
-    assert (epoch_tasks, grid_tasks) == (4, 8), (epoch_tasks, grid_tasks)
-    # Not bit for bit: on Dask workers even GridSearchCV's seeded scores change from
-    # run to run (measured: one candidate and fold gave 0.46, 0.4725 and 0.435 in
-    # three runs with 32 hidden units), unlike in-process and loky runs.
-    np.testing.assert_allclose(
-        epoch_search.cv_results_["mean_test_score"],
-        grid_search.cv_results_["mean_test_score"],
-        atol=0.02,
+
+def test_fits_on_dask_workers_get_the_threads_dask_grants(client):
+    # Dask's nanny sets OMP_NUM_THREADS=1 in its workers: one core per task.
+    assert list(client.run(pool_threads_after_a_fit).values()) == [(1, 1)] * 2
+
+
+def test_the_other_backend_passes_these_tests():
+    if os.environ.get("SK_MNIST_NO_RECURSION"):
+        pytest.skip("already the other backend's run")
+    env = dict(
+        os.environ,
+        KERAS_BACKEND=OTHER,
+        SK_MNIST_NO_RECURSION="1",
+        TF_CPP_MIN_LOG_LEVEL="2",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__],
+        env=env, capture_output=True, text=True, timeout=900, cwd=TESTS.parent,
+    )  # fmt: skip
+    last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+    assert done.returncode == 0 and "3 passed" in last, (
+        f"under KERAS_BACKEND={OTHER}:\n{done.stdout[-20000:]}\n{done.stderr[-5000:]}"
     )

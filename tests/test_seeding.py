@@ -1,0 +1,170 @@
+"""A seeded fit draws from no process-wide generator: threads and draws beside it.
+
+A Dask worker runs its tasks in a thread beside its own threads, which draw from
+Python's ``random``; a fit that drew from a process-wide generator then changed
+from run to run. These tests put such draws before and beside a seeded fit, and
+two seeded fits beside each other, and ask for the very same network.
+"""
+
+import random
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+from sk_mnist import MNISTClassifier
+from sk_mnist._seeding import ShuffledBatches, epoch_order
+
+SEEDED = dict(hidden_units=16, epochs=2, batch_size=64, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def digits(mnist_small):
+    (X_train, y_train), (X_test, _) = mnist_small
+    scale = np.float32(1 / 255)
+    flat = np.reshape
+    return (
+        flat(X_train[:1000], (1000, -1)) * scale,
+        y_train[:1000],
+        flat(X_test[:200], (200, -1)) * scale,
+    )
+
+
+@pytest.fixture(scope="module")
+def alone(digits):
+    """Probabilities of the seeded fits of two seeds, each fitted alone."""
+    X, y, X_test = digits
+    return {
+        seed: MNISTClassifier(**{**SEEDED, "random_state": seed})
+        .fit(X, y)
+        .predict_proba(X_test)
+        for seed in (0, 1)
+    }
+
+
+class _Drawing(threading.Thread):
+    """A thread drawing from Python's and NumPy's global generators until stopped."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.stop, self.draws = threading.Event(), 0
+
+    def run(self):
+        while not self.stop.is_set():
+            random.random()
+            np.random.rand()
+            self.draws += 1
+
+
+@pytest.fixture
+def often_switching_threads():
+    """Switch threads every microsecond, so that a drawing thread gets in anywhere."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    yield
+    sys.setswitchinterval(interval)
+
+
+def test_seeds_make_different_networks(alone):
+    # Else the tests below would hold for a fit that ignores its seed.
+    assert not np.allclose(alone[0], alone[1], atol=1e-3)
+
+
+def test_a_seeded_fit_ignores_draws_made_before_it(digits, alone):
+    X, y, X_test = digits
+    random.random()
+    np.random.rand()
+    random.seed(123)
+    np.random.seed(123)
+    proba = MNISTClassifier(**SEEDED).fit(X, y).predict_proba(X_test)
+    np.testing.assert_array_equal(proba, alone[0])
+
+
+def test_a_seeded_fit_ignores_draws_made_beside_it(
+    digits, alone, often_switching_threads
+):
+    X, y, X_test = digits
+    drawing = _Drawing()
+    drawing.start()
+    try:
+        proba = MNISTClassifier(**SEEDED).fit(X, y).predict_proba(X_test)
+    finally:
+        drawing.stop.set()
+        drawing.join()
+    assert drawing.draws > 100  # the other thread did draw during the fit
+    np.testing.assert_array_equal(proba, alone[0])
+
+
+def test_two_seeded_fits_at_once_equal_each_fit_alone(
+    digits, alone, often_switching_threads
+):
+    X, y, X_test = digits
+    results, errors = {}, []
+
+    def fit(seed):
+        try:
+            clf = MNISTClassifier(**{**SEEDED, "random_state": seed}).fit(X, y)
+            results[seed] = clf.predict_proba(X_test)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=fit, args=(seed,)) for seed in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    for seed in (0, 1):
+        np.testing.assert_array_equal(results[seed], alone[seed])
+
+
+def test_concurrent_seeded_fits_leave_op_determinism_as_it_was(digits):
+    tf_config = pytest.importorskip("tensorflow.python.framework.config")
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("op determinism is TensorFlow's")
+    X, y, _ = digits
+    threads = [
+        threading.Thread(
+            target=MNISTClassifier(hidden_units=4, epochs=1, random_state=s).fit,
+            args=(X[:300], y[:300]),
+        )
+        for s in (0, 1)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not tf_config.is_op_determinism_enabled()
+
+
+def test_each_epoch_has_every_row_once_in_an_order_of_seed_and_epoch():
+    n, batch_size = 10, 4
+    x = np.arange(n)[:, None]
+    batches = ShuffledBatches(x, x[:, 0], None, batch_size, seed=3, initial_epoch=2)
+    assert batches.steps == 3
+    epochs = [
+        np.concatenate([batches[epoch * 3 + step][1] for step in range(3)])
+        for epoch in range(2)
+    ]
+    for epoch, rows in enumerate(epochs):
+        assert sorted(rows) == list(range(n))
+        # Epoch numbers count on from initial_epoch; a batch holds its rows sorted.
+        order = epoch_order(3, 2 + epoch, n)
+        assert sorted(rows[:2]) == sorted(order[:2])  # the short batch comes first
+        assert list(rows[2:6]) == sorted(order[2:6])
+    assert [len(batches[step][0]) for step in range(3)] == [2, 4, 4]
+    assert not np.array_equal(epochs[0], epochs[1])
+    assert not np.array_equal(epoch_order(3, 2, n), epoch_order(4, 2, n))
+    assert list(epoch_order(3, 2, n, shuffle=False)) == list(range(n))
+
+
+def test_sample_weight_travels_with_its_row():
+    x = np.arange(12)[:, None]
+    batches = ShuffledBatches(x, x[:, 0], 10.0 * x[:, 0], 5, seed=0)
+    for index in range(6):
+        rows, targets, weights = batches[index]
+        np.testing.assert_array_equal(rows[:, 0], targets)
+        np.testing.assert_array_equal(weights, 10.0 * targets)
