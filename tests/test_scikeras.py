@@ -72,13 +72,17 @@ def main(folder):
         + [joblib.delayed(load_predict)(path, X_test)]
     )
     with (
+        # One worker process, two threads: joblib runs the tasks of a one-thread
+        # cluster in the calling process.
         distributed.LocalCluster(
-            n_workers=1, threads_per_worker=1, dashboard_address=None
+            n_workers=1, threads_per_worker=2, dashboard_address=":0"
         ) as cluster,
         distributed.Client(cluster) as client,
         joblib.parallel_backend("dask", scatter=[X, y]),
     ):
-        GridSearchCV(pipe, grid, cv=2, refit=False).fit(X, y)
+        with distributed.get_task_stream(client) as tasks:
+            GridSearchCV(pipe, grid, cv=2, refit=False).fit(X, y)
+        seen["dask tasks"] = len(tasks.data)
         seen["dask workers, search"] = list(client.run(tensorflow_loaded).values())
         seen["dask workers, fit, load"] = [
             client.submit(fit_predict, clone(pipe), X, y).result(),
@@ -113,6 +117,7 @@ def test_jax_processes_and_their_workers_load_no_tensorflow(tmp_path):
         "command line predict": False,
         "search, loky": False,
         "loky workers": [False, False],
+        "dask tasks": 4,  # 2 candidates x 2 folds, run on the worker
         "dask workers, search": [False],
         "dask workers, fit, load": [False, False],
         "search, dask": False,
