@@ -7,6 +7,7 @@ with status 2.
 """
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
 import logging
@@ -14,6 +15,8 @@ import os
 import sys
 import time
 from pathlib import Path
+
+import sk_mnist
 
 __all__ = ["main"]
 
@@ -55,6 +58,7 @@ def _load_model(path, *, for_images=True):
     if not path.is_file():
         raise _UserError(f"{path}: no such model file")
 
+    _start_backend()
     from sklearn.exceptions import NotFittedError
     from sklearn.utils.validation import check_is_fitted
 
@@ -102,6 +106,33 @@ def _fed_with_images(model, path):
 
 
 # --- Shared pieces. ---------------------------------------------------------------
+
+
+#: Whether this run keeps TensorFlow's C++ log lines off stderr: unless the user
+#: sets TF_CPP_MIN_LOG_LEVEL or gives --backend-log (set by ``main``).
+_hide_backend_log = False
+
+
+def _backend_noise_hidden():
+    """A block in which TensorFlow's known C++ noise is kept off stderr, if hidden."""
+    if not _hide_backend_log:
+        return contextlib.nullcontext()
+    from sk_mnist._quiet import tensorflow_noise_hidden
+
+    return tensorflow_noise_hidden()
+
+
+def _start_backend():
+    """Import Keras and start its backend (TensorFlow's start-up lines hidden)."""
+    if "keras" in sys.modules:
+        return
+    with _backend_noise_hidden():
+        import keras
+
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # "failed call to cuInit" comes here
 
 
 def _load_data(data):
@@ -173,8 +204,8 @@ def _plots():
         plots = importlib.import_module("sk_mnist.plots")
     except ImportError as exc:
         raise _UserError(
-            f"--plot needs matplotlib ({exc}); install it with "
-            "pip install 'sk_mnist[plots]'"
+            f"--plot needs matplotlib ({exc}); install it in the sk_mnist "
+            'project folder with pip install ".[plots]"'
         ) from None
     return plots
 
@@ -199,7 +230,8 @@ def _train(args, *, save=True):
         _check_output(args.output, "--output")
     (X_train, y_train), (X_test, y_test) = _load_data(args.data)
     X_train, y_train = _subsample(X_train, y_train, args.train_size, args.random_state)
-    from sk_mnist import make_mnist_pipeline  # TensorFlow: after the checks
+    _start_backend()  # TensorFlow: after the checks
+    from sk_mnist import make_mnist_pipeline
 
     pipeline = make_mnist_pipeline(
         hidden_units=args.hidden_units,
@@ -211,7 +243,8 @@ def _train(args, *, save=True):
     epochs = f"{args.epochs} epoch" + "s" * (args.epochs != 1)
     print(f"Training on {len(X_train)} MNIST images for {epochs} ...")
     start = time.perf_counter()
-    pipeline.fit(X_train, y_train)
+    with _backend_noise_hidden():  # Keras' lines per epoch go to stdout
+        pipeline.fit(X_train, y_train)
     fit_seconds = time.perf_counter() - start
     accuracy = pipeline.score(X_test, y_test)
     print(f"fit time: {fit_seconds:.1f} s")
@@ -265,7 +298,7 @@ def _search(args):
     (X_train, y_train), _ = _load_data(args.data)
     X_train, y_train = _subsample(X_train, y_train, args.train_size, args.random_state)
     _check_folds(y_train, args.cv)
-    # TensorFlow: after the checks
+    _start_backend()  # TensorFlow: after the checks
     from sk_mnist import EpochGridSearchCV, make_mnist_pipeline
 
     grid = {
@@ -287,7 +320,10 @@ def _search(args):
         " differ only in epochs share one fit per fold (scores as GridSearchCV's) ..."
     )
     start = time.perf_counter()
-    search.fit(X_train, y_train)
+    # Not around worker processes: they would keep the captured stderr.
+    in_process = args.n_jobs in (None, 1)
+    with _backend_noise_hidden() if in_process else contextlib.nullcontext():
+        search.fit(X_train, y_train)
     print(
         f"search time: {time.perf_counter() - start:.1f} s"
         f" (fits per fold: {len(search.shared_fits_)}; GridSearchCV's: {n_candidates})"
@@ -324,8 +360,8 @@ def _onnx_session(path):
         import onnxruntime
     except ImportError:
         raise _UserError(
-            "predicting with an .onnx model needs onnxruntime; install it with "
-            "pip install 'sk_mnist[onnx]'"
+            "predicting with an .onnx model needs onnxruntime; install it in the "
+            'sk_mnist project folder with pip install ".[onnx]"'
         ) from None
     try:
         session = onnxruntime.InferenceSession(
@@ -393,6 +429,7 @@ def _predict(args):
 
 
 def _export(args):
+    _start_backend()
     try:
         from sk_mnist.export import to_onnx
     except ImportError as exc:
@@ -413,7 +450,24 @@ def _export(args):
 
 
 class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line on stderr, exit status 2."""
+    """An ArgumentParser whose errors are one line on stderr, exit status 2.
+
+    Its help ends with ``examples``: (command line, what it does) pairs, printed
+    as written.
+    """
+
+    def __init__(self, *args, examples=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.examples = examples
+
+    def format_help(self):
+        text = super().format_help()
+        if not self.examples:
+            return text
+        lines = ["", "examples:"]
+        for command, what in self.examples:
+            lines += [f"  {command}", f"      {what}"]
+        return text + "\n".join(lines) + "\n"
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
@@ -526,6 +580,16 @@ def _build_parser():
             "book's settings and report fit time and test accuracy."
         ),
         epilog=f"'{PROG} COMMAND --help' describes each command.",
+        examples=[
+            (PROG, "the book's example: 5 epochs on the 60000 training images"),
+            (
+                f"{PROG} --epochs 1 --hidden-units 64",
+                "a quicker run: 1 epoch, 64 hidden units",
+            ),
+        ],
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"{PROG} {sk_mnist.__version__}"
     )
     _add_training_options(parser, top_level=True)
     parser.add_argument(
@@ -533,7 +597,13 @@ def _build_parser():
         choices=BACKENDS,
         default=None,
         help="the Keras backend, for any command (default: $KERAS_BACKEND, else "
-        "tensorflow); jax needs pip install 'sk_mnist[jax]'",
+        'tensorflow); jax needs pip install ".[jax]"',
+    )
+    parser.add_argument(
+        "--backend-log",
+        action="store_true",
+        help="show the backend's own log lines on stderr, such as TensorFlow's "
+        "start-up lines (default: hidden, unless TF_CPP_MIN_LOG_LEVEL is set)",
     )
     commands = parser.add_subparsers(
         dest="command", metavar="COMMAND", parser_class=_Parser
@@ -544,6 +614,13 @@ def _build_parser():
         help="train the pipeline and save it",
         description="Load MNIST, fit the pipeline (one line per epoch), print the fit "
         "time and the test accuracy, and save the fitted pipeline.",
+        examples=[
+            (
+                f"{PROG} train --train-size 1000 --epochs 1 --output model.skmnist",
+                "a quick model: 1000 images, 1 epoch, saved to model.skmnist",
+            ),
+            (f"{PROG} train", f"the book's settings, saved to {DEFAULT_MODEL_PATH}"),
+        ],
     )
     _add_training_options(train)
     train.add_argument(
@@ -559,6 +636,13 @@ def _build_parser():
         help="test accuracy and per-class report of a saved model",
         description="Test accuracy and scikit-learn's classification report of a "
         "model saved by 'sk-mnist train', on the 10000 MNIST test images.",
+        examples=[
+            (f"{PROG} evaluate model.skmnist", "accuracy and per-digit report"),
+            (
+                f"{PROG} evaluate model.skmnist --plot errors.png",
+                "also draw the confusion matrix and misclassified digits",
+            ),
+        ],
     )
     evaluate.add_argument("model", metavar="MODEL", help="a saved model file")
     _add_data_option(evaluate)
@@ -577,6 +661,17 @@ def _build_parser():
         "fit per fold, to the largest epochs, each scored after its own epoch. Prints "
         "a ranked table of mean and std test score and mean fit time per candidate "
         "and writes cv_results_ as CSV.",
+        examples=[
+            (
+                f"{PROG} search --train-size 3000 --epochs 1 2 3 --batch-size 128 "
+                "--hidden-units 64 --output results.csv",
+                "3 candidates, one fit per fold for all three epochs",
+            ),
+            (
+                f"{PROG} search --train-size 3000 --plot search.png",
+                "the default grid (epochs 3 5, batch size 64 128), with a heatmap",
+            ),
+        ],
     )
     for option, default in [
         ("--epochs", [3, 5]),
@@ -632,6 +727,13 @@ def _build_parser():
         "and mode, one digit, converted to 28x28 white on black as in MNIST) and "
         "in .npy arrays of shape (28, 28) or (n, 28, 28). Prints the file name, "
         "the digit and its probability, one line per image.",
+        examples=[
+            (
+                f"{PROG} predict model.skmnist seven.png digits.npy",
+                "a picture and an array of digits, with a saved model",
+            ),
+            (f"{PROG} predict model.onnx seven.png", "with onnxruntime, no TensorFlow"),
+        ],
     )
     predict.add_argument(
         "model",
@@ -646,8 +748,14 @@ def _build_parser():
         "export",
         help="write a saved model as ONNX, for onnxruntime without sk_mnist",
         description="Convert a model saved by 'sk-mnist train' to an ONNX file "
-        "(needs skl2onnx: pip install 'sk_mnist[onnx]'). Input X: uint8 images "
+        '(needs skl2onnx: pip install ".[onnx]"). Input X: uint8 images '
         "(n, 28, 28); outputs label and probabilities.",
+        examples=[
+            (
+                f"{PROG} export model.skmnist model.onnx",
+                f"then: {PROG} predict model.onnx seven.png",
+            ),
+        ],
     )
     export.add_argument("model", metavar="MODEL", help="a saved model file")
     export.add_argument("output", metavar="OUT.onnx", help="the ONNX file to write")
@@ -685,6 +793,11 @@ def main(argv=None):
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help (0) or a bad option (2)
         return exc.code
+    global _hide_backend_log
+    user_level = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
+    _hide_backend_log = not args.backend_log and user_level is None
+    if _hide_backend_log:  # TensorFlow's info and warnings after its start-up too
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
     if args.backend is not None:
         problem = _select_backend(args.backend)
         if problem:
@@ -721,7 +834,10 @@ def _select_backend(name):
             f"the {keras.backend.backend()} backend; run sk-mnist in a new process"
         )
     if importlib.util.find_spec(name) is None:
-        return f"--backend {name}: {name} is not installed (pip install sk_mnist[jax])"
+        return (
+            f"--backend {name}: {name} is not installed (in the sk_mnist project "
+            'folder: pip install ".[jax]")'
+        )
     os.environ["KERAS_BACKEND"] = name
     return None
 

@@ -51,7 +51,7 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the installation
     raise ImportError(
         f"sk_mnist's ONNX export needs skl2onnx and onnx ({exc}); install them "
-        "with pip install 'sk_mnist[onnx]'."
+        'in the sk_mnist project folder with pip install ".[onnx]"'
     ) from exc
 
 __all__ = ["SUPPORTED_ACTIVATIONS", "TARGET_OPSET", "to_onnx"]

@@ -842,7 +842,8 @@ def _open_manifest(reader):
         raise reader.error(
             f"written in format version {manifest['format_version']} by a newer "
             f"sk_mnist; this sk_mnist reads up to version {FORMAT_VERSION}. "
-            "Upgrade sk_mnist (pip install --upgrade sk_mnist) to read it."
+            "Upgrade sk_mnist (in a newer sk_mnist project folder: pip install "
+            "--upgrade .) to read it."
         )
     return manifest
 

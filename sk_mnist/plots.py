@@ -1,6 +1,6 @@
 """Plots of digits, confusion matrices, training curves and grid searches.
 
-Needs matplotlib (``pip install "sk_mnist[plots]"``); ``import sk_mnist`` does
+Needs matplotlib (``pip install ".[plots]"``); ``import sk_mnist`` does
 not import it. Every function draws into a new figure, or into ``fig`` (a
 ``Figure`` or ``SubFigure``) when given, and returns the figure, so
 ``plot_...(...).savefig("file.png")`` writes it.

@@ -4,18 +4,22 @@ import contextlib
 import io
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import tomllib
 from PIL import Image, ImageDraw
 
+import sk_mnist
 from sk_mnist import MNISTClassifier, dump, load, make_mnist_pipeline
-from sk_mnist.cli import _subsample, main
+from sk_mnist.cli import _build_parser, _subsample, main
 from sk_mnist.images import to_mnist
 
 SUBCOMMANDS = ["train", "evaluate", "search", "predict"]
@@ -162,6 +166,103 @@ def test_help(subcommand, capsys):
         assert option in out
 
 
+@pytest.mark.parametrize("subcommand", [None, *SUBCOMMANDS, "export"])
+def test_help_ends_with_examples_that_parse(subcommand, capsys):
+    command = [] if subcommand is None else [subcommand]
+    status, out, _ = run(capsys, *command, "--help")
+    assert status == 0
+    examples = out.split("\nexamples:\n")[-1]
+    assert len(out.split("\nexamples:\n")) == 2, "no (or two) examples sections"
+    lines = examples.rstrip("\n").splitlines()
+    assert all(line.startswith("  ") for line in lines), "examples: not last"
+    command_lines = [line.strip() for line in lines if line.startswith("  sk-mnist")]
+    assert 1 <= len(command_lines) <= 2
+    parser = _build_parser()
+    for line in command_lines:
+        argv = shlex.split(line)[1:]
+        assert argv[: len(command)] == command, line
+        with contextlib.redirect_stderr(io.StringIO()) as err:
+            try:
+                args = parser.parse_args(argv)
+            except SystemExit:
+                pytest.fail(f"{line!r} does not parse: {err.getvalue()}")
+        assert args.command == subcommand
+
+
+def test_version_without_tensorflow():
+    script = (
+        "import sys\n"
+        "from sk_mnist.cli import main\n"
+        "status = main(['--version'])\n"
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+        "sys.exit(status)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        f"sk-mnist {version('sk_mnist')}",
+        "False False",
+    ]
+
+
+def test_install_hints_have_one_form():
+    """Every ``pip install`` in sk_mnist/ installs an extra from the project folder."""
+    extras = tomllib.loads(
+        (Path(sk_mnist.__file__).parents[1] / "pyproject.toml").read_text()
+    )["project"]["optional-dependencies"]
+    hints = []
+    for module in Path(sk_mnist.__file__).parent.glob("*.py"):
+        # adjacent string literals joined, escaped quotes unescaped
+        source = re.sub(r"[\"']\s*\n\s*f?[\"']", "", module.read_text())
+        hints += re.findall(r"pip install (\S+ ?\S*)", source.replace('\\"', '"'))
+    assert len(hints) >= 6
+    for hint in hints:
+        if hint.startswith("--upgrade"):  # a newer sk_mnist: from its folder too
+            assert hint.startswith("--upgrade .)"), hint
+            continue
+        match = re.match(r'"\.\[(\w+)\]"', hint)
+        assert match, f'pip install {hint}: not the form pip install ".[EXTRA]"'
+        assert match[1] in extras
+
+
+#: A line of TensorFlow's C++ logging (absl), or absl's note before it starts.
+TF_CPP_LINE = re.compile(r"^[IWEF]\d{4} |absl::InitializeLog", re.MULTILINE)
+
+
+def test_tensorflow_start_up_lines_are_hidden(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run(
+        [sys.executable, "-m", "sk_mnist", "train", "--train-size", "500",
+         "--epochs", "1", "--hidden-units", "16", "--output", tmp_path / "m.skmnist"],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "test accuracy: " in result.stdout
+    assert not TF_CPP_LINE.search(result.stderr), result.stderr
+
+
+@pytest.mark.parametrize(
+    "option, level", [([], "0"), (["--backend-log"], None)], ids=["user", "option"]
+)
+def test_tensorflow_lines_shown_when_asked(trained, drawn_seven, option, level):
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    if level is not None:  # the user's own setting
+        env["TF_CPP_MIN_LOG_LEVEL"] = level
+    result = subprocess.run(
+        [sys.executable, "-m", "sk_mnist", *option, "predict", trained[0],
+         drawn_seven],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(str(drawn_seven))
+    assert "failed call to cuInit" in result.stderr or "cpu_feature_guard" in (
+        result.stderr
+    )
+    assert TF_CPP_LINE.search(result.stderr)
+
+
 @pytest.mark.parametrize(
     "argv, fragments",
     [
@@ -253,7 +354,7 @@ def test_unwritable_outputs(tmp_path, monkeypatch, capsys):
 def test_plot_without_matplotlib(trained, tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "sk_mnist.plots", None)  # as if not installed
     status, _, err = run(capsys, "evaluate", trained[0], "--plot", tmp_path / "x.png")
-    assert_one_line_error(status, err, "needs matplotlib", "sk_mnist[plots]")
+    assert_one_line_error(status, err, "needs matplotlib", 'pip install ".[plots]"')
     assert not (tmp_path / "x.png").exists()
 
 

@@ -1,0 +1,63 @@
+"""sk_mnist._quiet: TensorFlow's start-up lines kept off stderr, nothing else."""
+
+import os
+import subprocess
+import sys
+
+from sk_mnist._quiet import is_startup_noise, tensorflow_noise_hidden
+
+STARTUP = [
+    "WARNING: All log messages before absl::InitializeLog() is called are written "
+    "to STDERR",
+    "I0000 00:00:1796097963.545953    5040 port.cc:153] oneDNN custom operations "
+    "are on. You may see slightly different numerical results",
+    "I0000 00:00:1796097963.546349    5040 cudart_stub.cc:31] Could not find cuda "
+    "drivers on your machine, GPU will not be used.",
+    "E0000 00:00:1796097967.458722    5040 cuda_platform.cc:52] failed call to "
+    "cuInit: INTERNAL: CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)",
+    "To enable the following instructions: AVX2 FMA, in other operations, rebuild",
+]
+REAL = [
+    "E0000 00:00:1796097967.458722    5040 kernel.cc:12] out of memory",
+    "Traceback (most recent call last):",
+    "failed call to cuInit",  # not a log line: someone else's text
+]
+
+
+def test_only_startup_lines_are_noise():
+    assert all(is_startup_noise(line) for line in STARTUP)
+    assert not any(is_startup_noise(line) for line in REAL)
+
+
+def test_block_hides_startup_lines_and_replays_the_rest():
+    # In a process of its own: pytest's capture replaces sys.stderr.
+    written = "".join(line + "\n" for line in STARTUP[:2] + REAL[:1] + STARTUP[2:])
+    script = f"""
+import os, sys, warnings
+from sk_mnist._quiet import tensorflow_noise_hidden
+with tensorflow_noise_hidden():
+    os.write(2, {written.encode()!r})
+    warnings.warn("a real Python warning", stacklevel=1)
+    print("on stdout", flush=True)
+print("after", file=sys.stderr)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert result.stdout == "on stdout\n"
+    assert result.stderr.splitlines() == [
+        REAL[0],
+        "<string>:6: UserWarning: a real Python warning",
+        "after",
+    ]
+
+
+def test_block_restores_stderr_after_an_exception(capfd):
+    try:
+        with tensorflow_noise_hidden():
+            os.write(2, b"kept\n")
+            raise KeyError("boom")
+    except KeyError:
+        pass
+    os.write(2, b"direct\n")
+    assert capfd.readouterr().err == "kept\ndirect\n"
