@@ -14,7 +14,7 @@ __all__ = ["ClusterError", "CONNECT_TIMEOUT", "on_dask"]
 #: Seconds to wait for a scheduler before giving up on its address.
 CONNECT_TIMEOUT = 10
 
-INSTALL_HINT = "pip install 'sk_mnist[dask]'"
+INSTALL_HINT = 'install it in the sk_mnist project folder with pip install ".[dask]"'
 
 _TOPIC = "sk-mnist-fit-done"
 _PLUGIN = "sk-mnist-fit-progress"
@@ -76,7 +76,7 @@ def _connect(scheduler, n_workers, timeout, stack):
         from distributed import Client, LocalCluster
     except ImportError:
         raise ClusterError(
-            f"running on a Dask cluster needs Dask: {INSTALL_HINT}"
+            f"running on a Dask cluster needs Dask; {INSTALL_HINT}"
         ) from None
     if scheduler is not None:
         try:
@@ -107,8 +107,8 @@ def on_dask(
     scheduler=None,
     n_workers=None,
     total_fits=None,
-    timeout=CONNECT_TIMEOUT,
-    stream=sys.stdout,
+    timeout=None,
+    stream=None,
 ):
     """Run the joblib calls in the block (a search's fits) on a Dask cluster.
 
@@ -125,9 +125,9 @@ def on_dask(
         the calls of a cluster with one worker thread in this process.
     total_fits : int, optional
         Number of fits expected, shown in the progress lines.
-    timeout : float, default=CONNECT_TIMEOUT
-        Seconds to wait for the scheduler.
-    stream : file, default=sys.stdout
+    timeout : float, optional
+        Seconds to wait for the scheduler; :data:`CONNECT_TIMEOUT` if None.
+    stream : file, optional
         Where the progress lines go, one per finished fit.
 
     Yields
@@ -143,6 +143,7 @@ def on_dask(
     import joblib
 
     with ExitStack() as stack:
+        timeout = CONNECT_TIMEOUT if timeout is None else timeout
         client = _connect(scheduler, n_workers, timeout, stack)
         threads = sum(client.ncores().values())
         if threads < 2:
@@ -156,7 +157,7 @@ def on_dask(
             )
         client.register_plugin(_FitProgress(), name=_PLUGIN)
         stack.callback(client.unregister_worker_plugin, _PLUGIN)
-        progress = _Progress(total_fits, stream)
+        progress = _Progress(total_fits, stream or sys.stdout)
         client.subscribe_topic(_TOPIC, progress)
         stack.callback(client.unsubscribe_topic, _TOPIC)
         stack.callback(progress.wait, timeout=5)
