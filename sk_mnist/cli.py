@@ -711,16 +711,10 @@ def _build_parser():
                 "3 candidates, one fit per fold for all three epochs",
             ),
             (
-                f"{PROG} search --train-size 3000 --plot search.png",
-                "the default grid (epochs 3 5, batch size 64 128), with a heatmap",
-            ),
-            (
-                f"{PROG} search --scheduler tcp://scheduler-host:8786",
-                "the fits on an existing Dask cluster, one line per finished fit",
-            ),
-            (
-                f"{PROG} search --dask-workers 2 --train-size 3000",
-                "the fits on a local Dask cluster of 2 worker processes",
+                f"{PROG} search --train-size 3000 --plot search.png "
+                "--scheduler tcp://scheduler-host:8786",
+                "the default grid (epochs 3 5, batch size 64 128), with a heatmap, "
+                "fitted on a Dask cluster (or --dask-workers 2: on a local one)",
             ),
         ],
     )
