@@ -120,8 +120,8 @@ def main(argv=None):
         runs = {name: [] for name in ({} if args.cold_start_only else CASES)}
         cold = {name: [] for name in COLD_STARTS}
         for _ in range(args.repeats):  # interleaved, so that noise hits every case
-            for name, code in CASES.items():
-                runs[name].append(run_case(code))
+            for name in runs:
+                runs[name].append(run_case(CASES[name]))
             for name, code in COLD_STARTS.items():
                 cold[name].append(run_case(code, model))
     if runs:
