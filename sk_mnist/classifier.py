@@ -18,8 +18,6 @@ from numbers import Integral, Real
 
 import keras
 import numpy as np
-from scikeras.utils.transformers import ClassifierLabelEncoder
-from scikeras.wrappers import BaseWrapper, KerasClassifier
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.metrics import accuracy_score
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
@@ -32,6 +30,7 @@ from sklearn.utils.validation import (
 )
 
 from sk_mnist import _versions
+from sk_mnist._scikeras import BaseWrapper, ClassifierLabelEncoder, KerasClassifier
 from sk_mnist._seeding import (
     ShuffledBatches,
     deterministic_ops,

@@ -290,14 +290,44 @@ def _evaluate(args):
 
 
 def _search(args):
-    import pandas as pd
-
     _check_output(args.output, "--output")
     if args.plot:
         _check_output(args.plot, "--plot")
     (X_train, y_train), _ = _load_data(args.data)
     X_train, y_train = _subsample(X_train, y_train, args.train_size, args.random_state)
     _check_folds(y_train, args.cv)
+    on_cluster = args.scheduler is not None or args.dask_workers is not None
+    with contextlib.ExitStack() as cluster:
+        if on_cluster:  # a wrong address fails before TensorFlow loads
+            n_fits = len(args.batch_size) * len(args.hidden_units) * args.cv
+            _on_dask(args, X_train, y_train, n_fits, cluster)
+        return _run_search(args, X_train, y_train, in_process=not on_cluster)
+
+
+def _on_dask(args, X_train, y_train, n_fits, stack):
+    """Send the search's fits to Dask until ``stack`` closes (``--scheduler``...)."""
+    from sk_mnist._dask import ClusterError, on_dask
+
+    try:
+        # The data goes to every worker once; the search gets these very arrays.
+        client = stack.enter_context(
+            on_dask(
+                scatter=[X_train, y_train],
+                scheduler=args.scheduler,
+                n_workers=args.dask_workers,
+                total_fits=n_fits,
+            )
+        )
+    except ClusterError as exc:
+        raise _UserError(str(exc)) from None
+    where = args.scheduler or f"a local cluster of {args.dask_workers} workers"
+    threads = sum(client.ncores().values())
+    print(f"Fits on Dask ({where}, {threads} worker threads), data sent once:")
+
+
+def _run_search(args, X_train, y_train, *, in_process):
+    import pandas as pd
+
     _start_backend()  # TensorFlow: after the checks
     from sk_mnist import EpochGridSearchCV, make_mnist_pipeline
 
@@ -321,7 +351,7 @@ def _search(args):
     )
     start = time.perf_counter()
     # Not around worker processes: they would keep the captured stderr.
-    in_process = args.n_jobs in (None, 1)
+    in_process = in_process and args.n_jobs in (None, 1)
     with _backend_noise_hidden() if in_process else contextlib.nullcontext():
         search.fit(X_train, y_train)
     print(
@@ -514,6 +544,19 @@ def _n_jobs(text):
     return value
 
 
+def _dask_workers(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 2:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer of at least 2 (with 1 worker joblib runs the "
+            f"fits in this process), got {text!r}"
+        )
+    return value
+
+
 def _add_data_option(parser, dest="data"):
     parser.add_argument(
         "--data",
@@ -668,8 +711,10 @@ def _build_parser():
                 "3 candidates, one fit per fold for all three epochs",
             ),
             (
-                f"{PROG} search --train-size 3000 --plot search.png",
-                "the default grid (epochs 3 5, batch size 64 128), with a heatmap",
+                f"{PROG} search --train-size 3000 --plot search.png "
+                "--scheduler tcp://scheduler-host:8786",
+                "the default grid (epochs 3 5, batch size 64 128), with a heatmap, "
+                "fitted on a Dask cluster (or --dask-workers 2: on a local one)",
             ),
         ],
     )
@@ -696,12 +741,28 @@ def _build_parser():
         metavar="N",
         help="search on N training images, a stratified subsample (default: all)",
     )
-    search.add_argument(
+    parallel = search.add_mutually_exclusive_group()
+    parallel.add_argument(
         "--n-jobs",
         type=_n_jobs,
         default=None,
         metavar="N",
         help="fits in parallel, -1 for all cores (default: 1)",
+    )
+    parallel.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        default=None,
+        help="run the fits on the Dask cluster of this scheduler (needs Dask: "
+        'pip install ".[dask]"); its workers need sk_mnist installed',
+    )
+    parallel.add_argument(
+        "--dask-workers",
+        type=_dask_workers,
+        default=None,
+        metavar="N",
+        help="run the fits on a local Dask cluster of N worker processes, one "
+        "thread each (N >= 2; needs Dask)",
     )
     search.add_argument(
         "--random-state", type=_seed, default=0, metavar="S", help="default: 0"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import joblib
 import keras
+import pandas as pd
 import pytest
 from dask import distributed
 from sklearn.model_selection import GridSearchCV
@@ -107,10 +108,102 @@ def test_the_other_backend_passes_these_tests():
         TF_CPP_MIN_LOG_LEVEL="2",
     )
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__,
+         "-k", "not cli"],
         env=env, capture_output=True, text=True, timeout=900, cwd=TESTS.parent,
     )  # fmt: skip
     last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
     assert done.returncode == 0 and "3 passed" in last, (
         f"under KERAS_BACKEND={OTHER}:\n{done.stdout[-20000:]}\n{done.stderr[-5000:]}"
     )
+
+
+# --- sk-mnist search --scheduler / --dask-workers ---------------------------------
+
+_SEARCH = ["search", "--train-size", "400", "--epochs", "1", "--batch-size", "32",
+           "64", "--hidden-units", "16", "--cv", "2"]  # fmt: skip
+
+
+def test_cli_search_on_a_scheduler_sends_the_data_once_and_reports_each_fit(
+    client, tmp_path, capsys, monkeypatch
+):
+    from sk_mnist.cli import main
+
+    scattered = []  # (arrays' sizes in bytes, broadcast) per call of Client.scatter
+    scatter = distributed.Client.scatter
+
+    def spy(self, data, *args, **kwargs):
+        items = data if isinstance(data, list | tuple) else [data]
+        sizes = [getattr(item, "nbytes", 0) for item in items]
+        scattered.append((sizes, kwargs.get("broadcast", False)))
+        return scatter(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(distributed.Client, "scatter", spy)
+    output = tmp_path / "results.csv"
+    address = client.scheduler.address
+    with distributed.get_task_stream(client) as tasks:
+        status = main([*_SEARCH, "--scheduler", address, "--output", str(output)])
+    out = capsys.readouterr().out
+    assert status == 0, out
+
+    # 2 batch sizes x 2 folds, each a Dask task on one of the cluster's workers.
+    assert len(tasks.data) == 4, tasks.data
+    progress = [line for line in out.splitlines() if line.startswith("fit ")]
+    workers = set(client.scheduler_info()["workers"])
+    assert [line.split(" done on ")[0] for line in progress] == [
+        f"fit {k}/4" for k in range(1, 5)
+    ]
+    assert {line.split(" done on ")[1] for line in progress} <= workers
+    # The 400 images went once, to every worker; no task carried them again.
+    images = 400 * 28 * 28
+    with_images = [call for call in scattered if images in call[0]]
+    assert len(with_images) == 1 and with_images[0][1] is True, scattered
+    assert all(max(sizes) < images for sizes, _ in scattered if images not in sizes)
+    results = pd.read_csv(output)
+    assert len(results) == 2 and (results["mean_test_score"] > 0.15).all()  # chance 0.1
+
+
+def test_cli_search_with_a_wrong_scheduler_address_is_one_error_line(
+    capsys, monkeypatch
+):
+    from sk_mnist import _dask
+    from sk_mnist.cli import main
+
+    monkeypatch.setattr(_dask, "CONNECT_TIMEOUT", 1)
+    for address, reason in [
+        ("tcp://127.0.0.1:1", "within 1 s"),  # nothing listens there
+        ("no-port", "missing port number"),
+    ]:
+        assert main([*_SEARCH, "--scheduler", address]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"sk-mnist: error: cannot reach a Dask scheduler at "
+                              f"{address}"), err  # fmt: skip
+        assert reason in err and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_cli_search_without_dask_says_how_to_install_it(capsys, monkeypatch):
+    from sk_mnist.cli import main
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import fails
+    assert main([*_SEARCH, "--dask-workers", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "sk-mnist: error: running on a Dask cluster needs Dask; install it in the "
+        'sk_mnist project folder with pip install ".[dask]"'
+    )
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--dask-workers", "1"], "expected an integer of at least 2"),
+        (["--n-jobs", "2", "--scheduler", "tcp://h:1"], "not allowed with argument"),
+        (["--scheduler", "tcp://h:1", "--dask-workers", "2"], "not allowed with"),
+    ],
+)
+def test_cli_search_cluster_options_are_checked(options, message, capsys):
+    from sk_mnist.cli import main
+
+    assert main([*_SEARCH, *options]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "error:" in err

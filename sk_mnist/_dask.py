@@ -1,0 +1,165 @@
+"""A search's fits on a Dask cluster: connect, scatter the data once, report fits.
+
+Used by ``sk-mnist search --scheduler/--dask-workers``. In Python, the same is
+``joblib.parallel_backend("dask", scatter=[X, y])`` with a ``Client``.
+"""
+
+import re
+import sys
+import time
+from contextlib import ExitStack, contextmanager
+
+__all__ = ["ClusterError", "CONNECT_TIMEOUT", "on_dask"]
+
+#: Seconds to wait for a scheduler before giving up on its address.
+CONNECT_TIMEOUT = 10
+
+INSTALL_HINT = 'install it in the sk_mnist project folder with pip install ".[dask]"'
+
+_TOPIC = "sk-mnist-fit-done"
+_PLUGIN = "sk-mnist-fit-progress"
+# joblib's Dask backend names a task "batch_of_<function>_<n>_calls-<uuid>".
+_JOBLIB_TASK = re.compile(r"^(?:mixed_)?batch_of_.*_(\d+)_calls-")
+
+
+try:  # the workers, which run _FitProgress, have Dask
+    from distributed import WorkerPlugin as _WorkerPlugin
+except ImportError:  # on_dask says how to install it
+    _WorkerPlugin = object
+
+
+class ClusterError(Exception):
+    """Dask is missing, or the cluster cannot be reached or started."""
+
+
+class _FitProgress(_WorkerPlugin):
+    """On a worker: logs an event each time one of joblib's tasks ends."""
+
+    def setup(self, worker):
+        self.worker = worker
+
+    def transition(self, key, start, finish, **kwargs):
+        if start != "executing" or finish != "memory":
+            return
+        match = _JOBLIB_TASK.match(str(key))
+        if match:
+            message = {"fits": int(match.group(1)), "worker": self.worker.address}
+            self.worker.log_event(_TOPIC, message)
+
+
+class _Progress:
+    """Prints one line per finished fit, as the workers report them."""
+
+    def __init__(self, total, stream):
+        self.done, self.total, self.stream = 0, total, stream
+
+    def wait(self, timeout):
+        """Wait up to ``timeout`` s for the last events, which trail the results."""
+        deadline = time.monotonic() + timeout
+        while self.total and self.done < self.total and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def __call__(self, event):
+        _, message = event
+        for _ in range(message["fits"]):
+            self.done += 1
+            of = f"/{self.total}" if self.total else ""
+            print(
+                f"fit {self.done}{of} done on {message['worker']}",
+                file=self.stream,
+                flush=True,
+            )
+
+
+def _connect(scheduler, n_workers, timeout, stack):
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ClusterError(
+            f"running on a Dask cluster needs Dask; {INSTALL_HINT}"
+        ) from None
+    if scheduler is not None:
+        try:
+            return stack.enter_context(Client(scheduler, timeout=timeout))
+        except (OSError, TimeoutError, ValueError) as exc:
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            waited = "" if isinstance(exc, ValueError) else f" within {timeout} s"
+            raise ClusterError(
+                f"cannot reach a Dask scheduler at {scheduler}{waited} ({reason}); "
+                "expected the address 'dask scheduler' prints, such as "
+                "tcp://HOST:8786"
+            ) from None
+    cluster = stack.enter_context(
+        LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",  # any free port
+        )
+    )
+    return stack.enter_context(Client(cluster))
+
+
+@contextmanager
+def on_dask(
+    *,
+    scatter,
+    scheduler=None,
+    n_workers=None,
+    total_fits=None,
+    timeout=None,
+    stream=None,
+):
+    """Run the joblib calls in the block (a search's fits) on a Dask cluster.
+
+    Parameters
+    ----------
+    scatter : list of array-like
+        Sent to every worker once, at the start: the training data. The search
+        must be given these very objects (joblib matches them by identity).
+    scheduler : str, optional
+        Address of an existing cluster's scheduler, ``tcp://HOST:PORT``.
+    n_workers : int, optional
+        Without ``scheduler``: start a local cluster of this many worker
+        processes, one thread each, for the block. At least 2: joblib runs
+        the calls of a cluster with one worker thread in this process.
+    total_fits : int, optional
+        Number of fits expected, shown in the progress lines.
+    timeout : float, optional
+        Seconds to wait for the scheduler; :data:`CONNECT_TIMEOUT` if None.
+    stream : file, optional
+        Where the progress lines go, one per finished fit.
+
+    Yields
+    ------
+    client : distributed.Client
+
+    Raises
+    ------
+    ClusterError
+        If Dask is not installed, the scheduler cannot be reached, or the
+        cluster has fewer than 2 worker threads.
+    """
+    import joblib
+
+    with ExitStack() as stack:
+        timeout = CONNECT_TIMEOUT if timeout is None else timeout
+        client = _connect(scheduler, n_workers, timeout, stack)
+        threads = sum(client.ncores().values())
+        if threads < 2:
+            # joblib runs the calls of a one-thread (or empty) cluster in this
+            # process, without a word.
+            raise ClusterError(
+                f"the Dask cluster at {client.scheduler.address} has {threads} "
+                "worker thread(s); joblib would run the search in this process. "
+                "Start at least 2 worker threads (dask worker ... --nthreads 1, "
+                "twice)"
+            )
+        client.register_plugin(_FitProgress(), name=_PLUGIN)
+        stack.callback(client.unregister_worker_plugin, _PLUGIN)
+        progress = _Progress(total_fits, stream or sys.stdout)
+        client.subscribe_topic(_TOPIC, progress)
+        stack.callback(client.unsubscribe_topic, _TOPIC)
+        stack.callback(progress.wait, timeout=5)
+        stack.enter_context(joblib.parallel_backend("dask", scatter=list(scatter)))
+        yield client
