@@ -276,7 +276,7 @@ def test_pixel_scaler_then_standard_scaler(mnist_small):
     assert_same_predictions(to_onnx(pipeline), pipeline, X_test)
 
 
-_SMALL = dict(hidden_units=8, epochs=4, batch_size=10, random_state=0)
+_SMALL = dict(hidden_units=32, epochs=8, batch_size=10, random_state=0)
 
 
 def _input_dims(model):
