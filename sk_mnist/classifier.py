@@ -98,9 +98,11 @@ _FORWARD_PASSES = weakref.WeakKeyDictionary()
 #: this many rows (the last block padded with zeros): XLA picks its matrix
 #: product's algorithm by shape, and rows computed in blocks of other sizes differ
 #: by up to 3e-7 on both backends; in blocks of one size a row's probabilities are
-#: the same wherever it stands and whatever the batch. 128 measured as fast per
-#: row as 256 to 1024 for 4096 rows on both backends, and one row costs one block.
-PREDICT_BLOCK = 128
+#: the same wherever it stands and whatever the batch. 32 is the compromise
+#: measured by ``benchmarks/predict_block.py`` (two runs per backend): one image
+#: costs 0.9-1.6x what it costs in blocks of 16, 10000 images 1.2-1.5x what they
+#: cost in blocks of 128; 64 and 128 made one image up to 3x slower.
+PREDICT_BLOCK = 32
 
 _PREDICT_OPTIONS = ("batch_size", "verbose", "callbacks")
 _PREDICT_HOOKS = (

@@ -374,12 +374,13 @@ def test_the_compiled_network_is_called_on_one_shape(fitted_on_mnist, monkeypatc
         forward, "_call", lambda rows: shapes.append(rows.shape) or call(rows)
     )
     before = forward.traces
-    for n_rows in [*range(1, 41), 128, 129, 300]:
+    sizes = [*range(1, 41), 64, 65, 128, 129, 300]
+    for n_rows in sizes:
         proba = fitted_on_mnist.predict_proba(X[:n_rows])
         assert proba.shape == (n_rows, 10)
     # One shape, so XLA compiles once: blocks of PREDICT_BLOCK rows, the last padded.
     assert set(shapes) == {(PREDICT_BLOCK, 784)}
-    assert len(shapes) == 40 + 1 + 2 + 3  # 300 rows: 3 blocks
+    assert len(shapes) == sum(-(-n_rows // PREDICT_BLOCK) for n_rows in sizes)
     assert forward.traces - before <= 1 and forward.traces >= 1
 
 
