@@ -617,6 +617,9 @@ def test_a_huge_manifest_is_refused_before_it_is_read(saved):
     path = _write_members(saved, members)
     del members, manifest
     _refused_within(path, r"manifest of 200\d{5} bytes; the format allows 4194", 10**6)
+    with pytest.raises(ModelFormatError) as info:
+        load(path)
+    assert type(info.value) is ModelFormatError  # damaged, not unsafe
 
 
 def test_the_nesting_check_allocates_nothing_per_character(saved):
