@@ -207,3 +207,21 @@ def test_cli_search_cluster_options_are_checked(options, message, capsys):
     assert main([*_SEARCH, *options]) == 2
     err = capsys.readouterr().err
     assert message in err and "error:" in err
+
+
+def test_cli_search_on_its_own_local_cluster_gives_the_serial_scores(tmp_path, capsys):
+    from sk_mnist.cli import main
+
+    on_dask, serial = tmp_path / "dask.csv", tmp_path / "serial.csv"
+    assert main([*_SEARCH, "--dask-workers", "2", "--output", str(on_dask)]) == 0
+    out = capsys.readouterr().out
+    progress = [line for line in out.splitlines() if line.startswith("fit ")]
+    assert [line.split(" done on ")[0] for line in progress] == [
+        f"fit {k}/4" for k in range(1, 5)
+    ]
+    assert all(line.split(" done on ")[1].startswith("tcp://") for line in progress)
+    assert main([*_SEARCH, "--output", str(serial)]) == 0
+    scores = [c for c in pd.read_csv(serial).columns if c.endswith("test_score")]
+    dask_results, serial_results = pd.read_csv(on_dask), pd.read_csv(serial)
+    assert (serial_results["mean_test_score"] > 0.15).all()  # learnt; chance 0.1
+    pd.testing.assert_frame_equal(dask_results[scores], serial_results[scores])
