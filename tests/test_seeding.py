@@ -124,6 +124,8 @@ def test_concurrent_seeded_fits_leave_op_determinism_as_it_was(digits):
     import keras
 
     if keras.backend.backend() != "tensorflow":
+        # Not a failure hidden: JAX has no op-determinism switch to put back (it is
+        # deterministic on CPU); the suite runs this test under TensorFlow.
         pytest.skip("op determinism is TensorFlow's")
     X, y, _ = digits
     threads = [
