@@ -49,6 +49,7 @@ def _fixed_numpy_seed():
 SLOW_TESTS = {
     "test_backends.py": "three test files again, under the other backend",
     "test_dask.py": "a local Dask cluster",
+    "test_docs.py": "builds the manual (without the notebooks)",
     "test_estimator_checks.py": "scikit-learn's whole estimator check suite",
     "test_image_round_trip.py": "a fit on all 60000 training digits",
     "test_notebooks.py::test_notebook_executes": "runs each notebook",

@@ -1,0 +1,84 @@
+"""The manual's API reference: a page for every public name, its methods listed.
+
+The manual is built (without running the notebooks) into a temporary folder, and the
+pages are read back: each class page must hold an entry for every public method and
+property of the class, its own and the ones it inherits from scikit-learn and
+scikeras, since a user calls those too.
+"""
+
+import inspect
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import sk_mnist
+import sk_mnist.images
+import sk_mnist.plots
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def public_names():
+    """``(module prefix, name)`` of every name the API reference must show."""
+    names = [("sk_mnist", name) for name in sk_mnist.__all__]
+    for module in (sk_mnist.images, sk_mnist.plots):
+        names += [(module.__name__, name) for name in module.__all__]
+    return names
+
+
+def public_members(cls):
+    """Public methods and properties of ``cls``, inherited ones included."""
+    members = set()
+    for name, value in inspect.getmembers(cls):
+        if name.startswith("_"):
+            continue
+        if inspect.isfunction(value) or isinstance(
+            inspect.getattr_static(cls, name), property
+        ):
+            members.add(name)
+    return members
+
+
+@pytest.fixture(scope="module")
+def built_api(tmp_path_factory):
+    out = tmp_path_factory.mktemp("html")
+    result = subprocess.run(
+        [
+            sys.executable,
+            *("-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html"),
+            *("-D", "nb_execution_mode=off"),
+            *(str(DOCS), str(out)),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    warnings = [line for line in result.stderr.splitlines() if "WARNING" in line]
+    warnings = [w for w in warnings if "absl::InitializeLog" not in w]
+    assert result.returncode == 0 and not warnings, result.stderr[-3000:]
+    return out / "api" / "generated"
+
+
+@pytest.mark.parametrize("module, name", public_names())
+def test_every_public_name_has_a_page(built_api, module, name):
+    assert (built_api / f"{module}.{name}.html").is_file()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        name
+        for name in sk_mnist.__all__
+        if inspect.isclass(getattr(sk_mnist, name))
+        and not issubclass(getattr(sk_mnist, name), (Exception, Warning))
+    ],
+)
+def test_class_pages_list_their_methods(built_api, name):
+    cls = getattr(sk_mnist, name)
+    page = (built_api / f"sk_mnist.{name}.html").read_text()
+    documented = set(re.findall(rf'id="sk_mnist\.{name}\.(\w+)"', page))
+    expected = public_members(cls)
+    assert {"fit", "get_params", "set_params"} <= expected  # the check has teeth
+    assert expected <= documented, sorted(expected - documented)
