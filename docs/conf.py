@@ -34,6 +34,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinxarg.ext",
+    "sphinx_copybutton",
 ]
 
 exclude_patterns = ["_build", "_generated", "jupyter_execute", "**.ipynb_checkpoints"]
@@ -45,6 +46,9 @@ html_theme_options = {
     "show_toc_level": 2,
 }
 html_static_path = []
+# Copy buttons leave out the prompts of console examples and the output lines.
+copybutton_prompt_text = "$ "
+copybutton_only_copy_prompt_lines = False
 
 # --- Cross-references: every sk_mnist one must resolve. --------------------------
 # Without internet there is no intersphinx; references to other projects (numpy,
