@@ -19,7 +19,12 @@ The committed files must not be regenerated to make the test pass: they are
 what older versions of sk_mnist wrote. ``model_format1.skmnist`` was written by
 sk_mnist at commit 191051e (format version 1), by this script run on a copy of
 that commit's tree; ``model_format2.skmnist`` and ``model.joblib`` by the
-commit that added them. A new format version adds its file next to them.
+commit that added them. ``model_format2_scalers.skmnist`` (PixelScaler, a
+nested Pipeline of StandardScaler and MaxAbsScaler, MNISTClassifier with 8
+hidden units, 2 epochs, seeded, on the same 1000 images) was written by sk_mnist
+at commit 9209a4c, format 2, whose manifest encodes the scikit-learn scalers as
+JSON; format 3 stores such steps with skops and keeps reading this. A new format
+version adds its file next to them.
 """
 
 import argparse
