@@ -13,9 +13,15 @@ import onnxruntime
 import pytest
 import skl2onnx
 from onnx.numpy_helper import to_array
-from sklearn.decomposition import PCA
+from skl2onnx.common.exceptions import MissingShapeCalculator
+from sklearn.decomposition import FactorAnalysis
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, Normalizer, StandardScaler
+from sklearn.preprocessing import (
+    MaxAbsScaler,
+    MinMaxScaler,
+    Normalizer,
+    StandardScaler,
+)
 from test_cli import assert_one_line_error
 
 from sk_mnist import (
@@ -374,9 +380,12 @@ def test_unfitted_estimators_are_refused():
 def test_unsupported_steps_and_estimators_are_refused(blobs):
     X, y = blobs
     pipeline = Pipeline(
-        [("pca", PCA(4)), ("classifier", MNISTClassifier(hidden_units=4, epochs=1))]
+        [
+            ("factors", FactorAnalysis(2)),  # skl2onnx has no converter for it
+            ("classifier", MNISTClassifier(hidden_units=4, epochs=1)),
+        ]
     ).fit(X, y)
-    with pytest.raises(TypeError, match=r"step 'pca' \(PCA\).*StandardScaler"):
+    with pytest.raises(MissingShapeCalculator, match="FactorAnalysis"):
         to_onnx(pipeline)
     pixel_scaler = PixelScaler().fit(np.zeros((2, 8)))
     with pytest.raises(TypeError, match="ending in one; got a PixelScaler"):
@@ -465,6 +474,13 @@ def test_cli_export_errors_are_one_line(blobs, saved_model, tmp_path, capsys):
     status = main(["export", str(tmp_path / "sparsemax.skmnist"), "x.onnx"])
     assert_one_line_error(
         status, capsys.readouterr().err, "'sparsemax'", "Supported activations"
+    )
+
+    factors = Pipeline([("factors", FactorAnalysis(2)), ("classifier", clf)])
+    dump(factors.fit(X, y), tmp_path / "factors.skmnist")
+    status = main(["export", str(tmp_path / "factors.skmnist"), "x.onnx"])
+    assert_one_line_error(
+        status, capsys.readouterr().err, "factors.skmnist", "FactorAnalysis"
     )
 
 

@@ -15,9 +15,11 @@ import zipfile
 import keras
 import numpy as np
 import pytest
+from sklearn.ensemble import BaggingClassifier
 from sklearn.exceptions import InconsistentVersionWarning
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer, StandardScaler
+from sklearn.preprocessing import StandardScaler
+from sklearn.random_projection import SparseRandomProjection
 
 import sk_mnist
 from sk_mnist import (
@@ -154,8 +156,12 @@ def test_what_cannot_be_stored_safely_is_refused_at_dump(pipe, tmp_path):
     clf = MNISTClassifier(callbacks=[keras.callbacks.EarlyStopping()])
     with pytest.raises(TypeError, match="callbacks.*set_params\\(callbacks=None\\)"):
         dump(clf, tmp_path / "a.skmnist")
-    with pytest.raises(TypeError, match="FunctionTransformer.*only"):
-        dump(Pipeline([("f", FunctionTransformer(np.log1p))]), tmp_path / "b.skmnist")
+    bagged = Pipeline([("bag", BaggingClassifier(MNISTClassifier()))])
+    with pytest.raises(TypeError, match="step 'bag'.*holds an MNISTClassifier"):
+        dump(bagged, tmp_path / "b.skmnist")
+    sparse = SparseRandomProjection(4, random_state=0).fit(np.ones((3, 8)))
+    with pytest.raises(TypeError, match="SparseRandomProjection.*sparse matrices"):
+        dump(sparse, tmp_path / "b.skmnist")
     with pytest.raises(TypeError, match="activation"):
         dump(MNISTClassifier(activation=np.tanh), tmp_path / "c.skmnist")
     assert os.listdir(tmp_path) == []
@@ -424,7 +430,7 @@ def _scaler_node(manifest):
             lambda m: _scaler_node(m)["state"].update(
                 n_features_in_=785, image_shape_=None
             ),
-            "steps disagree on the number of features: 'scaler' takes 785, "
+            "steps disagree on the number of features: 'scaler' gives 785, "
             "'classifier' takes 784",
         ),
         (
