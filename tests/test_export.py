@@ -367,6 +367,17 @@ def test_a_failed_write_leaves_the_old_onnx_file_intact(
     onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
+def test_a_new_onnx_file_gets_the_mode_open_gives_under_the_umask(blobs, tmp_path):
+    X, y = blobs
+    clf = MNISTClassifier(hidden_units=4, epochs=1, random_state=0).fit(X, y)
+    old = os.umask(0o077)
+    try:
+        to_onnx(clf, tmp_path / "model.onnx")
+    finally:
+        os.umask(old)
+    assert os.stat(tmp_path / "model.onnx").st_mode & 0o777 == 0o600
+
+
 # --- Clear errors. ----------------------------------------------------------------
 
 

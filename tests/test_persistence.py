@@ -12,6 +12,7 @@ import tracemalloc
 import warnings
 import zipfile
 
+import joblib
 import keras
 import numpy as np
 import pytest
@@ -252,6 +253,17 @@ def test_files_that_are_not_model_files_are_refused(tmp_path, content, match):
         load(path)
 
 
+def test_a_joblib_pickle_holding_a_keras_zip_gets_the_pickle_hint(pipe, tmp_path):
+    """joblib's pickle of a pipeline holds the network's zip: still a pickle."""
+    path = tmp_path / "model.joblib"
+    joblib.dump(pipe, path)  # as the manual's saving page shows
+    assert zipfile.is_zipfile(path)  # the inner zip's directory is found
+    with pytest.raises(ModelFormatError, match="not an sk_mnist model file") as info:
+        load(path)
+    assert "joblib.load" in str(info.value)
+    assert not isinstance(info.value, UnsafeModelFileError)
+
+
 def test_a_missing_file_is_a_file_not_found_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load(tmp_path / "nothing.skmnist")
@@ -357,6 +369,20 @@ def test_public_api_is_exported():
 def test_written_file_is_readable_by_others(tmp_path):
     path = sk_mnist.dump(sk_mnist.PixelScaler(), tmp_path / "scaler.skmnist")
     assert path.stat().st_mode & 0o044 == 0o044  # not mkstemp's private 0o600
+
+
+@pytest.mark.parametrize("umask", [0o077, 0o022, 0o002])
+def test_a_new_file_gets_the_mode_open_gives_under_the_umask(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        with open(tmp_path / "plain", "wb"):
+            pass
+        path = sk_mnist.dump(sk_mnist.PixelScaler(), tmp_path / "scaler.skmnist")
+    finally:
+        os.umask(old)
+    expected = 0o666 & ~umask
+    assert os.stat(tmp_path / "plain").st_mode & 0o777 == expected
+    assert path.stat().st_mode & 0o777 == expected
 
 
 # --- edited manifests: the rebuilt estimator is validated ---------------------
