@@ -25,6 +25,7 @@ FILES = [
     "model_format1.skmnist",
     "model_format2.skmnist",
     "model_format2_scalers.skmnist",
+    "model_format3.skmnist",
     "model.joblib",
 ]
 
