@@ -50,7 +50,6 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-import skops.io
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import InconsistentVersionWarning
 from sklearn.pipeline import Pipeline
@@ -183,6 +182,8 @@ class _Writer:
                 "of a Pipeline (nested Pipelines included). Use pickle/joblib for "
                 "files you trust."
             )
+        import skops.io  # imported when needed: it imports all of scikit-learn
+
         try:
             data = skops.io.dumps(estimator)
         except Exception as exc:
@@ -631,6 +632,8 @@ class _Reader:
         untrusted = set()
         for info in self.archive.infolist():
             if info.filename.startswith("skops-"):
+                import skops.io  # only for files that hold a skops member
+
                 data = self.member(info.filename, "skops-")
                 self._check_skops_archive(info.filename, data)
                 self.skops_data[info.filename] = data
@@ -722,6 +725,8 @@ class _Reader:
             )
 
     def skops(self, name):
+        import skops.io
+
         if name not in self.skops_data:
             raise self.error(f"bad member reference {name!r}.")
         estimator = skops.io.loads(self.skops_data[name], trusted=self.trusted)

@@ -11,6 +11,7 @@ Regenerate the table after a change (from the repository's root)::
     python tests/test_any_pipeline.py
 """
 
+import io
 import json
 import os
 import subprocess
@@ -28,9 +29,11 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.random_projection import GaussianRandomProjection
+from test_persistence import _declare_size
 
 from sk_mnist import (
     MNISTClassifier,
+    ModelFormatError,
     PixelScaler,
     UnsafeModelFileError,
     dump,
@@ -283,16 +286,52 @@ def test_a_hostile_schema_naming_os_system_is_refused(fitted, shipped, monkeypat
         load(hostile)
 
 
-def _unzip(data):
-    import io
+def _with_skops_member(path, change):
+    """A copy of ``path`` whose skops member's inner members ``change`` edits."""
+    with zipfile.ZipFile(path) as archive:
+        members = {n: archive.read(n) for n in archive.namelist()}
+    member = next(n for n in members if n.startswith("skops-"))
+    members[member] = change(members[member])
+    copy = path.with_name(f"changed-{path.name}")
+    copy.write_bytes(_zip(members))
+    return copy
 
+
+def test_a_skops_array_claiming_a_trillion_elements_is_refused_by_its_header(
+    shipped,
+):
+    def huge_header(member):
+        inner = _unzip(member)
+        name = next(n for n in inner if n.endswith(".npy"))
+        header = io.BytesIO()
+        np.lib.format.write_array_header_1_0(
+            header, {"descr": "<f8", "fortran_order": False, "shape": (10**6,) * 2}
+        )
+        inner[name] = header.getvalue() + b"\0" * 64
+        return _zip(inner)
+
+    path = _with_skops_member(shipped["pca"], huge_header)
+    with pytest.raises(ModelFormatError, match="claims shape.*but holds 64 bytes"):
+        load(path)
+
+
+def test_a_skops_member_declaring_a_huge_inner_size_is_refused(shipped):
+    def declare(member):
+        return _declare_size(member, "schema.json", 0xFFFF_FFF0)
+
+    path = _with_skops_member(shipped["pca"], declare)
+    with pytest.raises(
+        ModelFormatError, match=r"'skops-\d+\.skops' unpacks to 4295\d{6} bytes"
+    ):
+        load(path)
+
+
+def _unzip(data):
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         return {n: archive.read(n) for n in archive.namelist()}
 
 
 def _zip(members):
-    import io
-
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name, content in members.items():
@@ -377,8 +416,6 @@ def _safe_file(step, X, folder):
 
 
 def _joblib(step, X):
-    import io
-
     import joblib
 
     buffer = io.BytesIO()
