@@ -1278,8 +1278,9 @@ def load(path, *, max_bytes=None, trusted=None):
 
     Returns
     -------
-    estimator : MNISTClassifier, PixelScaler or Pipeline
-        The estimator as it was dumped, fitted state included.
+    estimator : estimator
+        The estimator as it was dumped (an ``MNISTClassifier``, a pipeline...),
+        fitted state included.
 
     Raises
     ------

@@ -29,7 +29,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.random_projection import GaussianRandomProjection
-from test_persistence import _declare_size
+from test_persistence import _declare_size, _refused_within
 
 from sk_mnist import (
     MNISTClassifier,
@@ -293,7 +293,7 @@ def _with_skops_member(path, change):
     member = next(n for n in members if n.startswith("skops-"))
     members[member] = change(members[member])
     copy = path.with_name(f"changed-{path.name}")
-    copy.write_bytes(_zip(members))
+    copy.write_bytes(_zip(members, zipfile.ZIP_DEFLATED))
     return copy
 
 
@@ -326,14 +326,28 @@ def test_a_skops_member_declaring_a_huge_inner_size_is_refused(shipped):
         load(path)
 
 
+def test_a_huge_skops_schema_is_refused_before_it_is_read(shipped):
+    """20 MB of schema (20 KB compressed): refused by its declared size."""
+
+    def huge_schema(member):
+        inner = _unzip(member)
+        schema = json.loads(inner["schema.json"])
+        schema["padding"] = "x" * 20_000_000
+        inner["schema.json"] = json.dumps(schema).encode()
+        return _zip(inner, zipfile.ZIP_DEFLATED)
+
+    path = _with_skops_member(shipped["pca"], huge_schema)
+    _refused_within(path, r"has a schema of 200\d{5} bytes; the format allows", 10**6)
+
+
 def _unzip(data):
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         return {n: archive.read(n) for n in archive.namelist()}
 
 
-def _zip(members):
+def _zip(members, compression=zipfile.ZIP_STORED):
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
+    with zipfile.ZipFile(buffer, "w", compression=compression) as archive:
         for name, content in members.items():
             archive.writestr(name, content)
     return buffer.getvalue()

@@ -14,8 +14,8 @@ import pytest
 import skl2onnx
 from onnx.numpy_helper import to_array
 from skl2onnx.common.exceptions import MissingShapeCalculator
-from sklearn.decomposition import FactorAnalysis
-from sklearn.pipeline import Pipeline
+from sklearn.decomposition import PCA, FactorAnalysis
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import (
     MaxAbsScaler,
     MinMaxScaler,
@@ -365,6 +365,17 @@ def test_a_failed_write_leaves_the_old_onnx_file_intact(
     assert path.read_bytes() == good
     assert os.listdir(tmp_path) == ["model.onnx"]  # no temporary file left
     onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def test_nested_pipelines_first_and_last():
+    """The input from a nested first step (images); the classifier in a nested last."""
+    X, y = _images((4, 6))
+    pre = make_pipeline(PixelScaler(), StandardScaler(), PCA(4, random_state=0))
+    net = make_pipeline(MNISTClassifier(hidden_units=8, epochs=2, random_state=0))
+    model = Pipeline([("pre", pre), ("net", net)]).fit(X, y)
+    onnx_model = to_onnx(model)
+    assert _input_dims(onnx_model) == [None, 4, 6]
+    assert_same_predictions(onnx_model, model, X)
 
 
 def test_a_new_onnx_file_gets_the_mode_open_gives_under_the_umask(blobs, tmp_path):
