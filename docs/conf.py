@@ -37,7 +37,13 @@ extensions = [
     "sphinx_copybutton",
 ]
 
-exclude_patterns = ["_build", "_generated", "jupyter_execute", "**.ipynb_checkpoints"]
+exclude_patterns = [
+    "_build",
+    "_data",  # steps.md is included by user_guide/saving.md
+    "_generated",
+    "jupyter_execute",
+    "**.ipynb_checkpoints",
+]
 templates_path = ["_templates"]
 html_theme = "pydata_sphinx_theme"
 html_title = f"sk_mnist {release}"

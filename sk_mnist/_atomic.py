@@ -8,8 +8,19 @@ from pathlib import Path
 
 __all__ = ["atomic_write"]
 
-# The mode of a new file: readable by others, as open() gives under the usual umask.
-_NEW_FILE_MODE = 0o644
+
+def _new_file_mode():
+    """The mode ``open()`` gives a new file: 0o666 less the process's umask."""
+    try:  # Linux 4.7 and later: read without changing it
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    umask = os.umask(0o022)  # elsewhere: the only way to read it is to set it
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 @contextlib.contextmanager
@@ -19,7 +30,8 @@ def atomic_write(path):
     The temporary file is in the same folder (so the rename is atomic), flushed
     to disk before the rename, and removed if anything fails, an interrupt
     included: ``path`` holds either its old content or the complete new one.
-    A file that is replaced keeps its permission bits.
+    A file that is replaced keeps its permission bits; a new file gets those
+    ``open()`` would give it under the process's umask.
 
     Parameters
     ----------
@@ -42,8 +54,8 @@ def atomic_write(path):
     try:
         try:
             mode = stat.S_IMODE(os.stat(path).st_mode)
-        except OSError:
-            mode = _NEW_FILE_MODE  # mkstemp's 0o600 would hide the file from others
+        except OSError:  # a new file: as open() makes it, not mkstemp's 0o600
+            mode = _new_file_mode()
         with os.fdopen(fd, "wb") as file:
             if hasattr(os, "fchmod"):
                 os.fchmod(file.fileno(), mode)

@@ -464,11 +464,19 @@ def _export(args):
         from sk_mnist.export import to_onnx
     except ImportError as exc:
         raise _UserError(str(exc)) from None
+    from skl2onnx.common.exceptions import MissingConverter, MissingShapeCalculator
+
     model = _load_model(args.model, for_images=False)  # a bare one exports as it is
     try:
         to_onnx(model, args.output, dtype=args.dtype)
-    except (TypeError, ValueError) as exc:  # a step or activation without converter
+    except (TypeError, ValueError) as exc:  # an activation without converter...
         raise _UserError(f"{args.model}: {exc}") from None
+    except (MissingShapeCalculator, MissingConverter) as exc:  # a step without one
+        reason = str(exc).strip().splitlines()[0]  # names the step's type
+        raise _UserError(
+            f"{args.model}: cannot export to ONNX: {reason} skl2onnx has no "
+            "converter for this step."
+        ) from None
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise _UserError(f"cannot write {args.output}: {reason}") from None

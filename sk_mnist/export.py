@@ -1,10 +1,14 @@
 """ONNX export: a fitted pipeline that onnxruntime runs alone, without Keras.
 
-:func:`to_onnx` turns a fitted ``Pipeline`` (``PixelScaler`` or one of the
-scikit-learn scalers :func:`sk_mnist.load` accepts, then ``MNISTClassifier``)
-or a bare ``MNISTClassifier`` into an ``onnx.ModelProto`` with skl2onnx.
-Importing this module registers sk_mnist's converters with skl2onnx, so that
-skl2onnx's own ``skl2onnx.to_onnx(pipeline, X[:1])`` works as well.
+:func:`to_onnx` turns a fitted ``Pipeline`` ending in ``MNISTClassifier`` (its
+other steps ``PixelScaler`` and any scikit-learn transformers skl2onnx
+converts: scalers, ``PCA``, ``TruncatedSVD``, ``FeatureUnion``, nested
+pipelines...) or a bare ``MNISTClassifier`` into an ``onnx.ModelProto`` with
+skl2onnx. Importing this module registers sk_mnist's converters with skl2onnx
+(``skl2onnx.update_registered_converter``), and skl2onnx's own pipeline
+converter does the rest, so ``skl2onnx.to_onnx(pipeline, X[:1])`` works as
+well. A step skl2onnx has no converter for gets skl2onnx's own error, which
+names its type.
 
 The network is written from its weights with ONNX operators (Gemm, the hidden
 activation, Softmax, ArgMax, Gather), not with Keras' exporter: Keras' exporter
@@ -18,7 +22,7 @@ Inputs and outputs of the model ``to_onnx`` makes:
   the shape ``PixelScaler`` was fitted on, (n, height, width) (its
   ``image_shape_``: (n, 28, 28) for MNIST), or flat rows (n, n_features) if it
   was fitted on flat rows; the graph flattens them and divides by 255.
-  Otherwise (a scikit-learn scaler first, or a bare ``MNISTClassifier``)
+  Otherwise (a scikit-learn step first, or a bare ``MNISTClassifier``)
   ``float32`` rows of shape (n, n_features), as the first step takes them.
 - output ``label``: the predicted class of each row, from ``classes_``
   (int64 for integer classes, uint64 for uint64 ones, string for strings,
@@ -34,7 +38,6 @@ import math
 
 import numpy as np
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, Normalizer, StandardScaler
 
 from sk_mnist._atomic import atomic_write
 from sk_mnist.classifier import MNISTClassifier
@@ -67,9 +70,6 @@ TARGET_OPSET = {"": 17, "ai.onnx.ml": 3}
 #: Metadata key of an exported model: "pixels" when the input is raw pixel
 #: values (a pipeline starting with PixelScaler), "features" otherwise.
 INPUT_METADATA_KEY = "sk_mnist.input"
-
-#: Steps a pipeline may have before its MNISTClassifier.
-SUPPORTED_STEPS = (PixelScaler, StandardScaler, MinMaxScaler, MaxAbsScaler, Normalizer)
 
 _TENSOR = onnx.TensorProto
 _FLOAT = _TENSOR.FLOAT
@@ -327,25 +327,28 @@ skl2onnx.update_registered_converter(
 # --- The public function. ---------------------------------------------------------
 
 
-def _steps(estimator):
-    """The steps before the classifier and the classifier, or a clear error."""
+def _ends(estimator):
+    """The first step and the classifier of a pipeline, or a clear error.
+
+    Nested pipelines are looked into; the steps between are skl2onnx's to
+    convert (or to refuse, naming the step).
+    """
     if isinstance(estimator, MNISTClassifier):
-        return [], estimator
+        return estimator, estimator
     if isinstance(estimator, Pipeline) and estimator.steps:
-        *head, (last_name, last) = estimator.steps
+        steps = [s for _, s in estimator.steps if s not in (None, "passthrough")]
+        last_name, last = estimator.steps[-1]
+        if isinstance(last, Pipeline):
+            _, last = _ends(last)
         if not isinstance(last, MNISTClassifier):
             raise TypeError(
                 f"to_onnx exports pipelines that end in an MNISTClassifier; the last "
                 f"step {last_name!r} is a {type(last).__name__}."
             )
-        for name, step in head:
-            if not isinstance(step, SUPPORTED_STEPS):
-                supported = ", ".join(cls.__name__ for cls in SUPPORTED_STEPS)
-                raise TypeError(
-                    f"to_onnx cannot export the step {name!r} ({type(step).__name__})"
-                    f": the steps before MNISTClassifier must be among {supported}."
-                )
-        return [step for _, step in head], last
+        first = steps[0]
+        while isinstance(first, Pipeline) and first.steps:
+            first = first.steps[0][1]
+        return first, last
     raise TypeError(
         "to_onnx exports a fitted MNISTClassifier or a Pipeline ending in one; got "
         f"a {type(estimator).__name__}."
@@ -391,9 +394,9 @@ def to_onnx(estimator, path=None, *, dtype=None):
     Parameters
     ----------
     estimator : Pipeline or MNISTClassifier
-        Fitted; a pipeline's steps before its ``MNISTClassifier`` must be
-        ``PixelScaler``, ``StandardScaler``, ``MinMaxScaler``, ``MaxAbsScaler``
-        or ``Normalizer``.
+        Fitted; a pipeline ends in an ``MNISTClassifier``, and its other steps
+        are ``PixelScaler`` or steps skl2onnx converts (its scalers, ``PCA``,
+        ``TruncatedSVD``, ``FeatureUnion``, nested pipelines...).
     path : str or path-like, default=None
         Where to write the model as well (``.onnx``). The file is written to a
         temporary file in the same folder and renamed: if writing fails, an
@@ -414,8 +417,10 @@ def to_onnx(estimator, path=None, *, dtype=None):
     Raises
     ------
     TypeError
-        If it is not an ``MNISTClassifier`` or a pipeline of the steps above
-        ending in one.
+        If it is not an ``MNISTClassifier`` or a pipeline ending in one.
+    RuntimeError
+        skl2onnx's ``MissingShapeCalculator`` (or ``MissingConverter``), naming
+        the type of a step it cannot convert.
     ValueError
         If the estimator is not fitted, its hidden activation or its classes
         have no ONNX form, or ``dtype`` does not suit its first step.
@@ -434,9 +439,8 @@ def to_onnx(estimator, path=None, *, dtype=None):
     >>> bool((label == clf.predict(X[:2])).all()), proba.shape
     (True, (2, 4))
     """
-    head, classifier = _steps(estimator)
+    first, classifier = _ends(estimator)
     _check_classifier_fitted(classifier)
-    first = head[0] if head else classifier
     n_features = getattr(first, "n_features_in_", None)
     if n_features is None:
         raise ValueError(

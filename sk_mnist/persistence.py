@@ -4,15 +4,21 @@ The file is a zip archive holding
 
 - ``manifest.json``: the format name and version, the versions of sk_mnist,
   scikit-learn, NumPy, Keras and the Keras backend it was written with, and the
-  estimator: its class (from a fixed list), its parameters and its fitted state
-  as tagged JSON;
-- ``arrays/<i>.npy``: the NumPy arrays of the fitted state, read with
+  estimator as tagged JSON: sk_mnist's own classes and ``Pipeline`` with their
+  parameters and fitted state, every other estimator as a reference to a skops
+  member;
+- ``arrays/<i>.npy``: the NumPy arrays of that fitted state, read with
   ``allow_pickle=False``;
 - ``network-<i>.keras``: each Keras network, in Keras' own format, read with
-  ``safe_mode=True``.
+  ``safe_mode=True``;
+- ``skops-<i>.skops`` (format 3): each other step (a scikit-learn estimator:
+  ``PCA``, a ``FeatureUnion``, a ``ColumnTransformer``...) in skops' format.
 
-Nothing in it is unpickled, and no name in it is imported: classes are looked up
-in :data:`SAFE_CLASSES`, everything else is refused.
+Nothing in it is unpickled, and no name in it is imported unless trusted: the
+manifest's classes are looked up in :data:`SAFE_CLASSES`; the skops members may
+name only the types skops trusts by default, and those the caller trusts by
+name (``load(path, trusted=[...])``), checked with
+``skops.io.get_untrusted_types`` before anything is built.
 
 Reading is bounded: every member's declared size is checked against
 :data:`MAX_UNCOMPRESSED_BYTES` (in total, the networks' inner members included)
@@ -21,7 +27,10 @@ configuration's) against :data:`MAX_MANIFEST_BYTES`, each ``.npy`` header
 against its member's real size and against the manifest before an array is
 allocated, the manifest's nesting depth against :data:`MAX_MANIFEST_DEPTH`
 before it is parsed, every claimed number of features against the byte budget
-and against the other steps of a pipeline before a row of that width is made.
+and against the other steps of a pipeline before a row of that width is made;
+a skops member's inner members against the budget, its ``schema.json`` like the
+manifest, and its ``.npy`` headers against their real sizes, before skops reads
+any of them.
 Every failure to read a file is a :class:`ModelFormatError` naming the file; a
 failure of the temporary folder :func:`load` unpacks a network to is a
 :class:`TemporaryStorageError` naming the folder.
@@ -41,6 +50,8 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import InconsistentVersionWarning
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import (
     MaxAbsScaler,
@@ -65,9 +76,10 @@ __all__ = [
 ]
 
 FORMAT_NAME = "sk_mnist.model"
-#: Version 2 records each array's shape and dtype in the manifest and may store
-#: Keras optimizer classes; version 1 files are read as well.
-FORMAT_VERSION = 2
+#: Version 3 stores every step that is not sk_mnist's own (or a Pipeline) with
+#: skops; version 2 records each array's shape and dtype in the manifest and may
+#: store Keras optimizer classes. Files of versions 1 and 2 are read as well.
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 
 #: The most bytes :func:`load` decompresses from one file, all members together,
@@ -87,7 +99,9 @@ _JSON_BYTES_PER_CHARACTER = 64
 # the float32 row, and up to three float32 copies the transformers make.
 _BYTES_PER_CHECKED_FEATURE = 16
 
-#: The only classes a model file may name, by the name written in the file.
+#: The only classes a manifest may name, by the name written in it. Format 3
+#: writes sk_mnist's classes and Pipeline there; files of formats 1 and 2 may
+#: also name the four scikit-learn scalers (format 3 stores them with skops).
 SAFE_CLASSES = {
     "sk_mnist.MNISTClassifier": MNISTClassifier,
     "sk_mnist.PixelScaler": PixelScaler,
@@ -98,8 +112,15 @@ SAFE_CLASSES = {
     "sklearn.preprocessing.Normalizer": Normalizer,
 }
 _NAMES = {cls: name for name, cls in SAFE_CLASSES.items()}
+# The classes dump describes in the manifest; any other estimator goes to skops.
+_MANIFEST_CLASSES = (MNISTClassifier, PixelScaler, Pipeline)
 
-_MEMBER = re.compile(r"\A(manifest\.json|arrays/\d+\.npy|network-\d+\.keras)\Z")
+_MEMBER = re.compile(
+    r"\A(manifest\.json|arrays/\d+\.npy|network-\d+\.keras|skops-\d+\.skops)\Z"
+)
+# What skops writes into its own archive that sk_mnist reads: the schema and
+# NumPy arrays (sparse matrices, written as .npz, are not read).
+_SKOPS_MEMBER = re.compile(r"\A(schema\.json|\d+\.npy)\Z")
 _FITTED_ATTRIBUTE = re.compile(r"\A[A-Za-z][A-Za-z0-9_]*_\Z")
 # Attributes of MNISTClassifier that are rebuilt on load, not stored as data.
 _REBUILT = {"model_", "history_", "target_encoder_", "feature_encoder_"}
@@ -151,6 +172,52 @@ class _Writer:
             path = os.path.join(folder, "network.keras")
             model.save(path)
             return self.add("network-", ".keras", Path(path).read_bytes())
+
+    def skops(self, estimator, what):
+        inside = _classifier_inside(estimator)
+        if inside is not None:
+            raise TypeError(
+                f"sk_mnist.dump cannot store {what}: it holds an MNISTClassifier "
+                f"({inside}), which the safe format stores only alone or as a step "
+                "of a Pipeline (nested Pipelines included). Use pickle/joblib for "
+                "files you trust."
+            )
+        import skops.io  # imported when needed: it imports all of scikit-learn
+
+        try:
+            data = skops.io.dumps(estimator)
+        except Exception as exc:
+            raise TypeError(
+                f"sk_mnist.dump cannot store {what} (a "
+                f"{type(estimator).__qualname__}): skops cannot persist it "
+                f"({type(exc).__name__}: {exc}). Use pickle/joblib for files you "
+                "trust."
+            ) from None
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            other = [n for n in archive.namelist() if not _SKOPS_MEMBER.match(n)]
+        if other:
+            raise TypeError(
+                f"sk_mnist.dump cannot store {what} (a "
+                f"{type(estimator).__qualname__}): skops writes it with members "
+                f"{other}, such as sparse matrices, which sk_mnist does not read. "
+                "Use pickle/joblib for files you trust."
+            )
+        return self.add("skops-", ".skops", data)
+
+
+def _classifier_inside(estimator):
+    """The parameter path of an MNISTClassifier inside ``estimator``, or None."""
+    if not isinstance(estimator, BaseEstimator):
+        return None
+    for key, value in estimator.get_params(deep=True).items():
+        if isinstance(value, MNISTClassifier):
+            return key
+        if isinstance(value, (list, tuple)):  # steps, transformers, estimators
+            for item in value:
+                parts = item if isinstance(item, tuple) else (item,)
+                if any(isinstance(part, MNISTClassifier) for part in parts):
+                    return key
+    return None
 
 
 # What to do instead, by the parameter that cannot be stored.
@@ -250,17 +317,12 @@ def _encode(value, writer, what):
     raise _unsupported(what, value)
 
 
-def _encode_estimator(estimator, writer):
+def _encode_estimator(estimator, writer, what="the estimator"):
     if estimator is None or (isinstance(estimator, str) and estimator == "passthrough"):
         return {"class": "passthrough"}
-    name = _NAMES.get(type(estimator))
-    if name is None:
-        allowed = ", ".join(sorted(SAFE_CLASSES))
-        raise TypeError(
-            f"sk_mnist.dump cannot store a {type(estimator).__module__}."
-            f"{type(estimator).__qualname__}: the safe format holds only {allowed}. "
-            "Use pickle/joblib for other estimators, and only with files you trust."
-        )
+    if type(estimator) not in _MANIFEST_CLASSES:
+        return {"class": "skops", "member": writer.skops(estimator, what)}
+    name = _NAMES[type(estimator)]
     params = estimator.get_params(deep=False)
     if isinstance(estimator, Pipeline):
         if params.pop("memory") is not None:
@@ -272,7 +334,10 @@ def _encode_estimator(estimator, writer):
                 key: _encode(value, writer, f"Pipeline.{key}")
                 for key, value in params.items()
             },
-            "steps": [[step, _encode_estimator(est, writer)] for step, est in steps],
+            "steps": [
+                [step, _encode_estimator(est, writer, f"the step {step!r}")]
+                for step, est in steps
+            ],
         }
     node = {
         "class": name,
@@ -311,11 +376,20 @@ def dump(estimator, path):
     so ``path`` holds either its old content or the complete new file, never a
     half-written one.
 
+    sk_mnist's own estimators and pipelines are described in the manifest,
+    each network in Keras' format, and every other step (``PCA``, a
+    ``FeatureUnion``, a ``ColumnTransformer``...) with skops, never with pickle.
+
     Parameters
     ----------
-    estimator : MNISTClassifier, PixelScaler or Pipeline
-        A Pipeline may hold the classes of :data:`SAFE_CLASSES` and
-        ``"passthrough"``.
+    estimator : estimator
+        An ``MNISTClassifier``, ``PixelScaler``, any estimator skops can
+        persist, or a ``Pipeline`` (nested ones included) of them and
+        ``"passthrough"``. An ``MNISTClassifier`` may be alone or a step of a
+        Pipeline, not inside another meta-estimator. What skops writes with a
+        type outside its default trust (a function of your own in a
+        ``FunctionTransformer``, say) is written, but :func:`load` reads it
+        only if told to trust that type.
     path : str or path-like
         The file to write (conventionally ``*.skmnist``).
 
@@ -336,11 +410,16 @@ def dump(estimator, path):
     Examples
     --------
     >>> import os, tempfile
+    >>> import numpy as np
+    >>> from sklearn.decomposition import PCA
+    >>> from sklearn.pipeline import make_pipeline
     >>> from sk_mnist import PixelScaler, dump, load
-    >>> path = os.path.join(tempfile.mkdtemp(), "scaler.skmnist")
-    >>> _ = dump(PixelScaler().fit([[0, 255]]), path)
-    >>> load(path).transform([[0, 255]])
-    array([[0., 1.]], dtype=float32)
+    >>> X = np.arange(24).reshape(4, 6) * 10
+    >>> model = make_pipeline(PixelScaler(), PCA(2)).fit(X)
+    >>> path = os.path.join(tempfile.mkdtemp(), "pca.skmnist")
+    >>> _ = dump(model, path)
+    >>> bool(np.array_equal(load(path).transform(X), model.transform(X)))
+    True
     """
     path = Path(path)
     writer = _Writer()
@@ -365,10 +444,12 @@ def dump(estimator, path):
 class _Reader:
     """Reads the members of one archive, within a budget of decompressed bytes."""
 
-    def __init__(self, archive, source, max_bytes):
+    def __init__(self, archive, source, max_bytes, trusted=None):
         self.archive = archive
         self.source = source
         self.max_bytes = max_bytes
+        self.trusted = trusted
+        self.skops_data = {}  # skops members, read and checked by check_skops
 
     def error(self, message, cls=ModelFormatError):
         return cls(f"{self.source}: {message}")
@@ -541,6 +622,121 @@ class _Reader:
                 "max_bytes=...) to read bigger models from files you trust."
             )
 
+    def check_skops(self):
+        """Read and check every skops member; refuse untrusted types in any.
+
+        Runs before anything of the file is built: the inner members' declared
+        sizes, the schema's size and nesting, the .npy headers, then skops'
+        own list of the types the member names.
+        """
+        untrusted = set()
+        for info in self.archive.infolist():
+            if info.filename.startswith("skops-"):
+                import skops.io  # only for files that hold a skops member
+
+                data = self.member(info.filename, "skops-")
+                self._check_skops_archive(info.filename, data)
+                self.skops_data[info.filename] = data
+                untrusted.update(skops.io.get_untrusted_types(data=data))
+        untrusted -= set(self.trusted or ())
+        if untrusted:
+            names = sorted(untrusted)
+            raise self.error(
+                f"its scikit-learn steps (stored with skops) name types that are "
+                f"not trusted by default: {names}. Nothing was loaded from the "
+                "file. If you trust its author and these types, pass "
+                f"load(..., trusted={names}).",
+                UnsafeModelFileError,
+            )
+
+    def _check_skops_archive(self, name, data):
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as inner:
+                infos = inner.infolist()
+                other = [
+                    i.filename for i in infos if not _SKOPS_MEMBER.match(i.filename)
+                ]
+                if other:
+                    raise self.error(
+                        f"the skops member {name!r} holds {other}; sk_mnist reads "
+                        "only its schema.json and .npy arrays.",
+                        UnsafeModelFileError,
+                    )
+                total = sum(i.file_size for i in infos)
+                if total > self.max_bytes:
+                    raise self.error(
+                        f"the skops member {name!r} unpacks to {total} bytes, more "
+                        f"than the limit of {self.max_bytes}; pass load(..., "
+                        "max_bytes=...) to read a bigger model from a file you "
+                        "trust to be one."
+                    )
+                schema = inner.getinfo("schema.json")
+                if schema.file_size > _manifest_limit(self.max_bytes):
+                    raise self.error(
+                        f"the skops member {name!r} has a schema of "
+                        f"{schema.file_size} bytes; the format allows "
+                        f"{_manifest_limit(self.max_bytes)} with "
+                        f"max_bytes={self.max_bytes}."
+                    )
+                if _nested_too_deeply(inner.read(schema).decode("utf-8")):
+                    raise self.error(
+                        f"the skops member {name!r} has a schema nested more than "
+                        f"{MAX_MANIFEST_DEPTH} levels deep."
+                    )
+                for info in infos:
+                    if info.filename.endswith(".npy"):
+                        with inner.open(info) as member:
+                            self._check_npy_header(
+                                f"{name}/{info.filename}", member, info.file_size
+                            )
+        except ModelFormatError:
+            raise
+        except (zipfile.BadZipFile, KeyError, ValueError, EOFError) as exc:
+            raise self.error(
+                f"the skops member {name!r} is not a skops archive "
+                f"({type(exc).__name__}: {exc})."
+            ) from None
+
+    def _check_npy_header(self, name, member, size):
+        """A .npy member's header: a plain dtype, a shape that its size holds."""
+        try:
+            version = np.lib.format.read_magic(member)
+            if version == (1, 0):
+                header = np.lib.format.read_array_header_1_0(member)
+            elif version == (2, 0):
+                header = np.lib.format.read_array_header_2_0(member)
+            else:
+                raise ValueError(f".npy format version {version} is not supported")
+        except Exception as exc:  # ValueError, or a tokenizer's error in the dict
+            raise self.error(
+                f"array {name!r} has a malformed header ({exc})."
+            ) from None
+        found_shape, _, found_dtype = header
+        if found_dtype.hasobject:
+            raise self.error(
+                f"array {name!r} cannot be read without pickle (dtype {found_dtype}).",
+                UnsafeModelFileError,
+            )
+        claimed = math.prod(found_shape) * found_dtype.itemsize
+        if claimed != size - member.tell():
+            raise self.error(
+                f"array {name!r} claims shape {found_shape} of {found_dtype} "
+                f"({claimed} bytes), but holds {size - member.tell()} bytes."
+            )
+
+    def skops(self, name):
+        import skops.io
+
+        if name not in self.skops_data:
+            raise self.error(f"bad member reference {name!r}.")
+        estimator = skops.io.loads(self.skops_data[name], trusted=self.trusted)
+        if not isinstance(estimator, BaseEstimator):
+            raise self.error(
+                f"the skops member {name!r} holds a {type(estimator).__name__}, "
+                "not an estimator."
+            )
+        return estimator
+
     def network(self, name):
         import keras
 
@@ -711,6 +907,8 @@ def _decode_estimator(node, reader, *, check_transform=True):
         raise reader.error("malformed estimator entry.")
     if node.get("class") == "passthrough":
         return "passthrough"
+    if node.get("class") == "skops":
+        return reader.skops(node.get("member"))
     cls = _class(node.get("class"), reader)
     name = node["class"]
     params = node.get("params")
@@ -733,10 +931,6 @@ def _decode_estimator(node, reader, *, check_transform=True):
         _validate(pipeline, name, reader)
         pipeline._validate_steps()
         _check_pipeline_widths(pipeline, reader)
-        for _, step in pipeline.steps:  # widths agree: now a row may be made
-            fitted = hasattr(step, "n_features_in_")
-            if fitted and not isinstance(step, (MNISTClassifier, Pipeline)):
-                _check_transform(step, _NAMES[type(step)], reader)
         return pipeline
     estimator = cls(**params)
     _validate(estimator, name, reader)
@@ -761,21 +955,67 @@ def _decode_estimator(node, reader, *, check_transform=True):
 
 
 def _check_pipeline_widths(pipeline, reader):
-    """The fitted steps of a pipeline agree on ``n_features_in_``.
+    """The fitted steps of a pipeline agree on the number of features.
 
-    Every step sk_mnist loads keeps the width of its input, so all must be
-    equal, and equal to the classifier's (which its network confirms).
+    A row of zeros as wide as the first step takes (a width checked against
+    the byte budget first) goes through the fitted steps in turn: each must
+    transform it, into a row as wide as the next step takes (the
+    classifier's width is confirmed by its network).
     """
-    widths = {
-        step_name: step.n_features_in_
-        for step_name, step in pipeline.steps
-        if hasattr(step, "n_features_in_")
-    }
-    if len(set(widths.values())) > 1:
-        said = ", ".join(f"{step!r} takes {n}" for step, n in widths.items())
+    steps = [(n, s) for n, s in pipeline.steps if s not in (None, "passthrough")]
+    if not steps or not hasattr(steps[0][1], "n_features_in_"):
+        return  # not fitted
+    first_name, first = steps[0]
+    width = _checked_width(first, first_name, reader)
+    row, previous = None, None
+    for step_name, step in steps:
+        if not hasattr(step, "n_features_in_"):
+            raise reader.error(
+                f"the pipeline's step {step_name!r} is not fitted, but the steps "
+                "before it are."
+            )
+        takes = step.n_features_in_
+        if takes != width:
+            raise reader.error(
+                "the pipeline's steps disagree on the number of features: "
+                f"{previous!r} gives {width}, {step_name!r} takes {takes}."
+            )
+        if isinstance(step, MNISTClassifier) or not hasattr(step, "transform"):
+            break
+        if row is None:
+            row = np.zeros((1, width), dtype=np.float32)
+        row = _transformed(step, step_name, row, reader)
+        width, previous = row.shape[1], step_name
+
+
+def _checked_width(estimator, name, reader):
+    """``estimator.n_features_in_``, an int from 1 to what the budget allows."""
+    n_features = estimator.n_features_in_
+    most = reader.max_bytes // _BYTES_PER_CHECKED_FEATURE
+    if not (isinstance(n_features, int) and not isinstance(n_features, bool)) or not (
+        1 <= n_features <= most
+    ):
         raise reader.error(
-            f"the pipeline's steps disagree on the number of features: {said}."
+            f"{name}.n_features_in_ is {n_features!r}; it must be from 1 to {most} "
+            f"within the limit of {reader.max_bytes} bytes. Pass load(..., "
+            "max_bytes=...) to read a wider model from a file you trust."
         )
+    return n_features
+
+
+def _transformed(estimator, name, row, reader):
+    """``estimator.transform(row)`` as one 2-D row, or the file's error."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = estimator.transform(row)
+    except Exception as exc:
+        raise reader.error(
+            f"{name} cannot transform ({type(exc).__name__}: {exc})."
+        ) from None
+    if not (hasattr(out, "shape") and len(out.shape) == 2 and out.shape[0] == 1):
+        raise reader.error(f"{name} transforms one row to shape {np.shape(out)}.")
+    return out
 
 
 def _validate(estimator, name, reader):
@@ -793,13 +1033,7 @@ def _check_fitted_transformer(estimator, name, reader):
     n_features = getattr(estimator, "n_features_in_", None)
     if not (isinstance(n_features, int) and not isinstance(n_features, bool)):
         raise reader.error(f"{name} is fitted but has no n_features_in_.")
-    most = reader.max_bytes // _BYTES_PER_CHECKED_FEATURE
-    if not 1 <= n_features <= most:
-        raise reader.error(
-            f"{name}.n_features_in_ is {n_features}; it must be from 1 to {most} "
-            f"within the limit of {reader.max_bytes} bytes. Pass load(..., "
-            "max_bytes=...) to read a wider model from a file you trust."
-        )
+    _checked_width(estimator, name, reader)
     names = getattr(estimator, "feature_names_in_", None)
     if names is not None and not (
         isinstance(names, np.ndarray) and names.shape == (n_features,)
@@ -1001,12 +1235,28 @@ def _check_members(archive, source, max_bytes):
         )
 
 
+def _starts_as_zip(path):
+    with open(path, "rb") as file:
+        return file.read(4) == b"PK\x03\x04"
+
+
+def _trusted_names(trusted):
+    if trusted is None:
+        return None
+    if isinstance(trusted, str) or not all(isinstance(t, str) for t in trusted):
+        raise TypeError(
+            "load(..., trusted=...) takes a list of type names, such as "
+            f"['numpy.log']; got {trusted!r}."
+        )
+    return list(trusted)
+
+
 def _manifest_limit(max_bytes):
     """The most bytes of JSON to parse within a budget of ``max_bytes``."""
     return min(MAX_MANIFEST_BYTES, max_bytes // _JSON_BYTES_PER_CHARACTER)
 
 
-def load(path, *, max_bytes=None):
+def load(path, *, max_bytes=None, trusted=None):
     """Read an estimator written by :func:`dump`, without running code from the file.
 
     Parameters
@@ -1019,11 +1269,18 @@ def load(path, *, max_bytes=None):
         the file's claims can make ``load`` allocate beyond a valid file: the
         manifest's size (``max_bytes / 64``, at most 4 MiB) and the widest
         transformer (``max_bytes / 16`` features).
+    trusted : list of str, default=None
+        Types to trust in the file's skops members beyond those skops trusts
+        by default, by name, as ``skops.io.get_untrusted_types`` and the
+        :class:`UnsafeModelFileError` list them (``"numpy.log"``,
+        ``"mymodule.MyTransformer"``). Trust only names you expect from a
+        file whose author you trust: loading may import and run them.
 
     Returns
     -------
-    estimator : MNISTClassifier, PixelScaler or Pipeline
-        The estimator as it was dumped, fitted state included.
+    estimator : estimator
+        The estimator as it was dumped (an ``MNISTClassifier``, a pipeline...),
+        fitted state included.
 
     Raises
     ------
@@ -1035,8 +1292,10 @@ def load(path, *, max_bytes=None):
         estimator with invalid parameters or an inconsistent fitted state.
     UnsafeModelFileError
         If the file names a class outside :data:`SAFE_CLASSES`, holds anything
-        but the manifest, ``.npy`` arrays and ``.keras`` networks, or a network
-        that Keras' safe mode refuses.
+        but the manifest, ``.npy`` arrays, ``.keras`` networks and skops
+        members, a network that Keras' safe mode refuses, or a skops member
+        naming types that are neither trusted by skops by default nor in
+        ``trusted`` (all of them are listed; nothing is built from the file).
     TemporaryStorageError
         If a network cannot be unpacked to the temporary folder (full, missing,
         not writable): an ``OSError``, not a fault of the file.
@@ -1064,9 +1323,12 @@ def load(path, *, max_bytes=None):
     path = Path(path)
     source = f"sk_mnist model file {str(path)!r}"
     max_bytes = MAX_UNCOMPRESSED_BYTES if max_bytes is None else int(max_bytes)
+    trusted = _trusted_names(trusted)
     if not path.is_file():
         raise FileNotFoundError(f"{source} does not exist.")
-    if not zipfile.is_zipfile(path):
+    if not _starts_as_zip(path) or not zipfile.is_zipfile(path):
+        # A pickle may hold a zip (joblib's pickle of a Keras network does):
+        # a model file is a zip from its first byte.
         raise ModelFormatError(
             f"{source} is not an sk_mnist model file (not a zip archive, or "
             "truncated). Files made with pickle or joblib are read with "
@@ -1080,10 +1342,15 @@ def load(path, *, max_bytes=None):
     try:
         with zipfile.ZipFile(path) as archive:
             _check_members(archive, source, max_bytes)
-            reader = _Reader(archive, source, max_bytes)
+            reader = _Reader(archive, source, max_bytes, trusted)
             manifest = _open_manifest(reader)
+            reader.check_skops()  # before anything is built
             check_versions(manifest.get("versions"), source)
-            return _decode_estimator(manifest.get("estimator"), reader)
+            with warnings.catch_warnings():
+                # skops rebuilds sk_mnist's and scikit-learn's estimators from
+                # their pickle state, which warns of other versions again.
+                warnings.simplefilter("ignore", InconsistentVersionWarning)
+                return _decode_estimator(manifest.get("estimator"), reader)
     except (ModelFormatError, TemporaryStorageError):
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError) as exc:

@@ -304,6 +304,15 @@ def test_missing_and_non_model_files(trained, tmp_path, capsys):
     status, _, err = run(capsys, "evaluate", pickled)
     assert_one_line_error(status, err, "model.pkl", "not an sk_mnist model")
 
+    import joblib
+
+    joblib_file = tmp_path / "model.joblib"  # the network's Keras zip inside
+    joblib.dump(sk_mnist.load(trained[0]), joblib_file)
+    inputs = Path(__file__).parent / "data" / "inputs.npy"
+    status, _, err = run(capsys, "predict", joblib_file, inputs)
+    assert_one_line_error(status, err, "model.joblib", "not an sk_mnist model")
+    assert "joblib.load" in err and "not part of the format" not in err
+
     from sk_mnist import PixelScaler
 
     dump(PixelScaler().fit(np.zeros((2, 28, 28))), tmp_path / "scaler.skmnist")

@@ -13,9 +13,15 @@ import onnxruntime
 import pytest
 import skl2onnx
 from onnx.numpy_helper import to_array
-from sklearn.decomposition import PCA
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, Normalizer, StandardScaler
+from skl2onnx.common.exceptions import MissingShapeCalculator
+from sklearn.decomposition import PCA, FactorAnalysis
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import (
+    MaxAbsScaler,
+    MinMaxScaler,
+    Normalizer,
+    StandardScaler,
+)
 from test_cli import assert_one_line_error
 
 from sk_mnist import (
@@ -361,6 +367,28 @@ def test_a_failed_write_leaves_the_old_onnx_file_intact(
     onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
+def test_nested_pipelines_first_and_last():
+    """The input from a nested first step (images); the classifier in a nested last."""
+    X, y = _images((4, 6))
+    pre = make_pipeline(PixelScaler(), StandardScaler(), PCA(4, random_state=0))
+    net = make_pipeline(MNISTClassifier(hidden_units=8, epochs=2, random_state=0))
+    model = Pipeline([("pre", pre), ("net", net)]).fit(X, y)
+    onnx_model = to_onnx(model)
+    assert _input_dims(onnx_model) == [None, 4, 6]
+    assert_same_predictions(onnx_model, model, X)
+
+
+def test_a_new_onnx_file_gets_the_mode_open_gives_under_the_umask(blobs, tmp_path):
+    X, y = blobs
+    clf = MNISTClassifier(hidden_units=4, epochs=1, random_state=0).fit(X, y)
+    old = os.umask(0o077)
+    try:
+        to_onnx(clf, tmp_path / "model.onnx")
+    finally:
+        os.umask(old)
+    assert os.stat(tmp_path / "model.onnx").st_mode & 0o777 == 0o600
+
+
 # --- Clear errors. ----------------------------------------------------------------
 
 
@@ -374,9 +402,12 @@ def test_unfitted_estimators_are_refused():
 def test_unsupported_steps_and_estimators_are_refused(blobs):
     X, y = blobs
     pipeline = Pipeline(
-        [("pca", PCA(4)), ("classifier", MNISTClassifier(hidden_units=4, epochs=1))]
+        [
+            ("factors", FactorAnalysis(2)),  # skl2onnx has no converter for it
+            ("classifier", MNISTClassifier(hidden_units=4, epochs=1)),
+        ]
     ).fit(X, y)
-    with pytest.raises(TypeError, match=r"step 'pca' \(PCA\).*StandardScaler"):
+    with pytest.raises(MissingShapeCalculator, match="FactorAnalysis"):
         to_onnx(pipeline)
     pixel_scaler = PixelScaler().fit(np.zeros((2, 8)))
     with pytest.raises(TypeError, match="ending in one; got a PixelScaler"):
@@ -465,6 +496,13 @@ def test_cli_export_errors_are_one_line(blobs, saved_model, tmp_path, capsys):
     status = main(["export", str(tmp_path / "sparsemax.skmnist"), "x.onnx"])
     assert_one_line_error(
         status, capsys.readouterr().err, "'sparsemax'", "Supported activations"
+    )
+
+    factors = Pipeline([("factors", FactorAnalysis(2)), ("classifier", clf)])
+    dump(factors.fit(X, y), tmp_path / "factors.skmnist")
+    status = main(["export", str(tmp_path / "factors.skmnist"), "x.onnx"])
+    assert_one_line_error(
+        status, capsys.readouterr().err, "factors.skmnist", "FactorAnalysis"
     )
 
 

@@ -3,7 +3,8 @@
 Hostile ones cost at most ``max_bytes`` more memory than a valid one.
 
 A seeded loop flips bytes in and truncates a real (small) model file, and
-edits the bytes of its manifest and array headers behind a valid zip (so the
+edits the bytes of its manifest and array headers, and of the schema and array
+headers inside its skops member (its StandardScaler), behind valid zips (so the
 CRC does not catch them and the decoder has to). No other exception may
 escape ``load``, and a file that loads must predict as the original does.
 """
@@ -18,6 +19,7 @@ import zipfile
 
 import numpy as np
 import pytest
+import skops.io
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -105,21 +107,39 @@ def test_flipped_bytes_and_truncations(original, tmp_path):
         assert not _same_model_or_refused(data[:length], path, X, expected)
 
 
-@pytest.mark.parametrize("member", ["manifest.json", "arrays/"])
+@pytest.mark.parametrize(
+    "member",
+    ["manifest.json", "arrays/", "skops-/schema.json", "skops-/.npy"],
+)
 def test_edited_members_behind_a_valid_zip(original, tmp_path, member):
-    """The manifest's bytes or the .npy headers edited, the zip's CRC made right."""
+    """The manifest's bytes or the .npy headers edited, the zip's CRC made right.
+
+    ``skops-/...``: the same inside the skops member, both zips made right.
+    """
     data, X, expected = original
     members = _members(data)
-    names = [name for name in members if name.startswith(member)]
+    outer, _, inner = member.partition("/")
+    names = [name for name in members if name.startswith(outer)]
+    assert names
     rng = np.random.RandomState(SEED)
     path = tmp_path / "edited.skmnist"
     loaded = 0
-    for _ in range(150 if member == "manifest.json" else 50):
+    for _ in {"manifest.json": range(150), "arrays/": range(50)}.get(member, range(30)):
         name = names[rng.randint(len(names))]
-        content = members[name]
-        end = len(content) if member == "manifest.json" else 128  # .npy header
-        positions = rng.randint(0, end, size=rng.randint(1, 3))
-        edited = dict(members, **{name: _edit(content, rng, positions)})
+        if inner:  # a member of the skops archive
+            skops_members = _members(members[name])
+            inner_names = [n for n in skops_members if n.endswith(inner)]
+            inner_name = inner_names[rng.randint(len(inner_names))]
+            content = skops_members[inner_name]
+            end = len(content) if inner == "schema.json" else 128
+            positions = rng.randint(0, end, size=rng.randint(1, 3))
+            skops_members[inner_name] = _edit(content, rng, positions)
+            edited = dict(members, **{name: _zip(skops_members)})
+        else:
+            content = members[name]
+            end = len(content) if member == "manifest.json" else 128  # .npy header
+            positions = rng.randint(0, end, size=rng.randint(1, 3))
+            edited = dict(members, **{name: _edit(content, rng, positions)})
         loaded += _same_model_or_refused(_zip(edited), path, X, expected)
     print(f"{member}: {loaded} edited files loaded and predicted as before")
 
@@ -179,6 +199,24 @@ def _hostile_files(valid, folder):
     np.lib.format.write_array_header_1_0(
         header, {"descr": "<f8", "fortran_order": False, "shape": (10**6, 10**6)}
     )
+
+    # A StandardScaler step in a skops member, between the scaler and the network.
+    scaler = skops.io.dumps(StandardScaler().fit(np.zeros((2, 784))))
+    skops_inner = _members(scaler)
+    skops_array = next(n for n in skops_inner if n.endswith(".npy"))
+    schema = skops_inner["schema.json"].decode()
+
+    def with_skops(**changed):
+        copy = json.loads(json.dumps(manifest))
+        steps = copy["estimator"]["steps"]
+        steps.insert(1, ["std", {"class": "skops", "member": "skops-9.skops"}])
+        member = _zip(dict(skops_inner, **changed))
+        return _zip(
+            dict(members, **{"manifest.json": json.dumps(copy)}, **{
+                "skops-9.skops": member
+            })
+        )  # fmt: skip
+
     deep = "[" * 400_000 + "]" * 400_000
     deep_text = json.dumps(manifest).replace('"verbose": 0', f'"verbose": {deep}')
     assert deep in deep_text
@@ -201,6 +239,15 @@ def _hostile_files(valid, folder):
         ),
         "array-header-10**12-elements": variant(
             **{array: header.getvalue() + b"\0" * 64}
+        ),
+        "skops-schema-string-20MB": with_skops(
+            **{"schema.json": schema.replace('"', '"' + "x" * 20_000_000, 1)}
+        ),
+        "skops-schema-nested-400000": with_skops(
+            **{"schema.json": schema[:-1] + ', "deep": ' + deep + "}"}
+        ),
+        "skops-array-header-10**12-elements": with_skops(
+            **{skops_array: header.getvalue() + b"\0" * 64}
         ),
         "scaler-alone-widest-allowed": _zip(
             {

@@ -21,7 +21,13 @@ from sk_mnist import ModelFormatError, SkMnistVersionWarning, load
 from sk_mnist.persistence import FORMAT_VERSION
 
 DATA = Path(__file__).parent / "data"
-FILES = ["model_format1.skmnist", "model_format2.skmnist", "model.joblib"]
+FILES = [
+    "model_format1.skmnist",
+    "model_format2.skmnist",
+    "model_format2_scalers.skmnist",
+    "model_format3.skmnist",
+    "model.joblib",
+]
 
 
 def _load(path):

@@ -12,12 +12,15 @@ import tracemalloc
 import warnings
 import zipfile
 
+import joblib
 import keras
 import numpy as np
 import pytest
+from sklearn.ensemble import BaggingClassifier
 from sklearn.exceptions import InconsistentVersionWarning
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer, StandardScaler
+from sklearn.preprocessing import StandardScaler
+from sklearn.random_projection import SparseRandomProjection
 
 import sk_mnist
 from sk_mnist import (
@@ -154,8 +157,12 @@ def test_what_cannot_be_stored_safely_is_refused_at_dump(pipe, tmp_path):
     clf = MNISTClassifier(callbacks=[keras.callbacks.EarlyStopping()])
     with pytest.raises(TypeError, match="callbacks.*set_params\\(callbacks=None\\)"):
         dump(clf, tmp_path / "a.skmnist")
-    with pytest.raises(TypeError, match="FunctionTransformer.*only"):
-        dump(Pipeline([("f", FunctionTransformer(np.log1p))]), tmp_path / "b.skmnist")
+    bagged = Pipeline([("bag", BaggingClassifier(MNISTClassifier()))])
+    with pytest.raises(TypeError, match="step 'bag'.*holds an MNISTClassifier"):
+        dump(bagged, tmp_path / "b.skmnist")
+    sparse = SparseRandomProjection(4, random_state=0).fit(np.ones((3, 8)))
+    with pytest.raises(TypeError, match="SparseRandomProjection.*sparse matrices"):
+        dump(sparse, tmp_path / "b.skmnist")
     with pytest.raises(TypeError, match="activation"):
         dump(MNISTClassifier(activation=np.tanh), tmp_path / "c.skmnist")
     assert os.listdir(tmp_path) == []
@@ -244,6 +251,17 @@ def test_files_that_are_not_model_files_are_refused(tmp_path, content, match):
     path.write_bytes(content)
     with pytest.raises(ModelFormatError, match=match):
         load(path)
+
+
+def test_a_joblib_pickle_holding_a_keras_zip_gets_the_pickle_hint(pipe, tmp_path):
+    """joblib's pickle of a pipeline holds the network's zip: still a pickle."""
+    path = tmp_path / "model.joblib"
+    joblib.dump(pipe, path)  # as the manual's saving page shows
+    assert zipfile.is_zipfile(path)  # the inner zip's directory is found
+    with pytest.raises(ModelFormatError, match="not an sk_mnist model file") as info:
+        load(path)
+    assert "joblib.load" in str(info.value)
+    assert not isinstance(info.value, UnsafeModelFileError)
 
 
 def test_a_missing_file_is_a_file_not_found_error(tmp_path):
@@ -353,6 +371,20 @@ def test_written_file_is_readable_by_others(tmp_path):
     assert path.stat().st_mode & 0o044 == 0o044  # not mkstemp's private 0o600
 
 
+@pytest.mark.parametrize("umask", [0o077, 0o022, 0o002])
+def test_a_new_file_gets_the_mode_open_gives_under_the_umask(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        with open(tmp_path / "plain", "wb"):
+            pass
+        path = sk_mnist.dump(sk_mnist.PixelScaler(), tmp_path / "scaler.skmnist")
+    finally:
+        os.umask(old)
+    expected = 0o666 & ~umask
+    assert os.stat(tmp_path / "plain").st_mode & 0o777 == expected
+    assert path.stat().st_mode & 0o777 == expected
+
+
 # --- edited manifests: the rebuilt estimator is validated ---------------------
 
 
@@ -424,7 +456,7 @@ def _scaler_node(manifest):
             lambda m: _scaler_node(m)["state"].update(
                 n_features_in_=785, image_shape_=None
             ),
-            "steps disagree on the number of features: 'scaler' takes 785, "
+            "steps disagree on the number of features: 'scaler' gives 785, "
             "'classifier' takes 784",
         ),
         (
