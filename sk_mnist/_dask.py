@@ -1,7 +1,9 @@
-"""A search's fits on a Dask cluster: connect, scatter the data once, report fits.
+"""A search's fits on a Dask cluster: connect, report fits, notice a lost cluster.
 
 Used by ``sk-mnist search --scheduler/--dask-workers``. In Python, the same is
-``joblib.parallel_backend("dask", scatter=[X, y])`` with a ``Client``.
+``joblib.parallel_backend("dask")`` with a ``Client``; ``EpochGridSearchCV``
+sends its data to the cluster itself, as tasks that Dask recomputes when a
+worker holding them is lost.
 """
 
 import re
@@ -103,7 +105,6 @@ def _connect(scheduler, n_workers, timeout, stack):
 @contextmanager
 def on_dask(
     *,
-    scatter,
     scheduler=None,
     n_workers=None,
     total_fits=None,
@@ -114,9 +115,6 @@ def on_dask(
 
     Parameters
     ----------
-    scatter : list of array-like
-        Sent to every worker once, at the start: the training data. The search
-        must be given these very objects (joblib matches them by identity).
     scheduler : str, optional
         Address of an existing cluster's scheduler, ``tcp://HOST:PORT``.
     n_workers : int, optional
@@ -161,5 +159,5 @@ def on_dask(
         client.subscribe_topic(_TOPIC, progress)
         stack.callback(client.unsubscribe_topic, _TOPIC)
         stack.callback(progress.wait, timeout=5)
-        stack.enter_context(joblib.parallel_backend("dask", scatter=list(scatter)))
+        stack.enter_context(joblib.parallel_backend("dask"))
         yield client

@@ -309,10 +309,8 @@ def _on_dask(args, X_train, y_train, n_fits, stack):
     from sk_mnist._dask import ClusterError, on_dask
 
     try:
-        # The data goes to every worker once; the search gets these very arrays.
         client = stack.enter_context(
             on_dask(
-                scatter=[X_train, y_train],
                 scheduler=args.scheduler,
                 n_workers=args.dask_workers,
                 total_fits=n_fits,
@@ -322,7 +320,7 @@ def _on_dask(args, X_train, y_train, n_fits, stack):
         raise _UserError(str(exc)) from None
     where = args.scheduler or f"a local cluster of {args.dask_workers} workers"
     threads = sum(client.ncores().values())
-    print(f"Fits on Dask ({where}, {threads} worker threads), data sent once:")
+    print(f"Fits on Dask ({where}, {threads} worker threads):")
 
 
 def _run_search(args, X_train, y_train, *, in_process):

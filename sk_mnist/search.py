@@ -12,6 +12,7 @@ asks for. scikit-learn does the same for its own path estimators
 import os
 import sys
 import time
+import uuid
 import warnings
 
 import numpy as np
@@ -547,9 +548,9 @@ class EpochGridSearchCV(GridSearchCV):
                 f"{self.resumed_fits_} of {len(keys)} fits read from "
                 f"{checkpoint.path}, {len(todo)} to train"
             )
-        # Under joblib's Dask backend: the data on every worker, so that a lost
-        # worker costs only its running fits (see _on_every_dask_worker).
-        shipped = _on_every_dask_worker(
+        # Under joblib's Dask backend: data that a lost worker cannot take
+        # away, so that it costs only its running fits (see _kept_on_dask).
+        shipped = _kept_on_dask(
             [X, y, *(a for split in splits for a in split)] if todo else []
         )
         X_sent, y_sent = (shipped[0], shipped[1]) if todo else (X, y)
@@ -778,15 +779,23 @@ def _resolved(*values):
     )
 
 
-def _on_every_dask_worker(arrays):
-    """Futures of ``arrays`` replicated on every Dask worker, under joblib's Dask.
+def _itself(value):
+    """The task that holds the search's data on Dask: it returns its argument."""
+    return value
+
+
+def _kept_on_dask(arrays):
+    """Under joblib's Dask backend: ``arrays`` as futures that Dask can recompute.
 
     joblib's Dask backend sends each argument larger than 1 kB to one worker
-    only (its automatic scatter); if that worker is lost, the scattered data
-    is lost with it and Dask cannot rerun the fits that need it. Scattered
-    here with ``broadcast=True``, they stay as long as one worker is left.
-    Arrays given to ``parallel_backend("dask", scatter=...)`` are reused (joblib
-    broadcasts them). Under any other backend, ``arrays`` as they are.
+    (its automatic scatter; ``scatter=`` broadcasts to every worker, but
+    Dask's active memory manager soon drops the copies no task waits for).
+    Scattered data has no task to recompute it: when its worker is lost, the
+    fits that need it are cancelled ("already forgotten") and the search
+    fails. Here each array is the result of a task that returns it: the
+    scheduler keeps the task, so a lost copy is computed again on a worker
+    that is left, and the lost fits rerun there. Under any other backend,
+    ``arrays`` as they are.
     """
     from joblib.parallel import get_active_backend
 
@@ -794,9 +803,10 @@ def _on_every_dask_worker(arrays):
     client = getattr(backend, "client", None)
     if type(backend).__name__ != "DaskDistributedBackend" or client is None:
         return arrays
-    given = getattr(backend, "data_futures", {})
-    missing = [a for a in arrays if id(a) not in given and a is not None]
-    futures = iter(client.scatter(missing, broadcast=True, hash=False))
-    by_id = {id(a): next(futures) for a in missing}
-    by_id.update({id(a): given[id(a)] for a in arrays if id(a) in given})
-    return [by_id.get(id(a), a) for a in arrays]
+    with warnings.catch_warnings():
+        # The data goes to the scheduler once, inside its task: what this asks.
+        warnings.filterwarnings("ignore", message="Sending large graph")
+        return [
+            client.submit(_itself, a, key=f"sk-mnist-data-{uuid.uuid4().hex}")
+            for a in arrays
+        ]
