@@ -6,15 +6,23 @@ sends its data to the cluster itself, as tasks that Dask recomputes when a
 worker holding them is lost.
 """
 
+import _thread
+import logging
+import os
 import re
 import sys
+import threading
 import time
 from contextlib import ExitStack, contextmanager
 
-__all__ = ["ClusterError", "CONNECT_TIMEOUT", "on_dask"]
+__all__ = ["ClusterError", "ClusterLostError", "CONNECT_TIMEOUT", "on_dask"]
 
 #: Seconds to wait for a scheduler before giving up on its address.
 CONNECT_TIMEOUT = 10
+
+#: Seconds without any worker (or without the scheduler) before a search stops.
+#: A nanny restarts a lost worker within a few seconds.
+NO_WORKER_TIMEOUT = 30
 
 INSTALL_HINT = 'install it in the sk_mnist project folder with pip install ".[dask]"'
 
@@ -32,6 +40,45 @@ except ImportError:  # on_dask says how to install it
 
 class ClusterError(Exception):
     """Dask is missing, or the cluster cannot be reached or started."""
+
+
+class ClusterLostError(ClusterError):
+    """The cluster has had no worker, or no scheduler, for too long."""
+
+
+class _Watchdog:
+    """Interrupts the main thread when the cluster has had no worker for a while.
+
+    Without workers, Dask would wait for ever for new ones; a search on the
+    command line stops instead, with what it finished kept.
+    """
+
+    def __init__(self, client, timeout):
+        self.client, self.timeout, self.fired = client, timeout, None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self):
+        since = None
+        while not self._stop.wait(0.5):
+            try:
+                workers = len(self.client.nthreads())
+                what = "no Dask worker is left"
+            except Exception:  # the scheduler is gone
+                workers = 0
+                what = "the Dask scheduler is unreachable"
+            if workers:
+                since = None
+                continue
+            since = since or time.monotonic()
+            if time.monotonic() - since >= self.timeout:
+                self.fired = f"{what} (for {self.timeout} s)"
+                _thread.interrupt_main()
+                return
+
+    def stop(self):
+        self._stop.set()
 
 
 class _FitProgress(_WorkerPlugin):
@@ -91,6 +138,12 @@ def _connect(scheduler, n_workers, timeout, stack):
                 "expected the address 'dask scheduler' prints, such as "
                 "tcp://HOST:8786"
             ) from None
+    # Dask's own warnings (a nanny restarting a lost worker, killing a slow one
+    # at the end) are not the user's business on the command line; errors are.
+    logger = logging.getLogger("distributed")
+    stack.callback(logger.setLevel, logger.level)
+    logger.setLevel(logging.ERROR)
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")  # the workers
     cluster = stack.enter_context(
         LocalCluster(
             n_workers=n_workers,
@@ -137,6 +190,9 @@ def on_dask(
     ClusterError
         If Dask is not installed, the scheduler cannot be reached, or the
         cluster has fewer than 2 worker threads.
+    ClusterLostError
+        Out of the block, if the cluster had no worker (or the scheduler was
+        unreachable) for :data:`NO_WORKER_TIMEOUT` seconds in it.
     """
     import joblib
 
@@ -160,4 +216,11 @@ def on_dask(
         stack.callback(client.unsubscribe_topic, _TOPIC)
         stack.callback(progress.wait, timeout=5)
         stack.enter_context(joblib.parallel_backend("dask"))
-        yield client
+        watchdog = _Watchdog(client, NO_WORKER_TIMEOUT)
+        stack.callback(watchdog.stop)
+        try:
+            yield client
+        except KeyboardInterrupt:
+            if watchdog.fired is None:
+                raise  # the user's Ctrl-C
+            raise ClusterLostError(watchdog.fired) from None
