@@ -214,7 +214,6 @@ def on_dask(
         progress = _Progress(total_fits, stream or sys.stdout)
         client.subscribe_topic(_TOPIC, progress)
         stack.callback(client.unsubscribe_topic, _TOPIC)
-        stack.callback(progress.wait, timeout=5)
         stack.enter_context(joblib.parallel_backend("dask"))
         watchdog = _Watchdog(client, NO_WORKER_TIMEOUT)
         stack.callback(watchdog.stop)
@@ -224,3 +223,4 @@ def on_dask(
             if watchdog.fired is None:
                 raise  # the user's Ctrl-C
             raise ClusterLostError(watchdog.fired) from None
+        progress.wait(timeout=5)  # only when all went well: no waiting on Ctrl-C
