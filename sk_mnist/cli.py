@@ -315,11 +315,12 @@ def _search(args):
     except Exception as exc:
         if not _is_cluster_failure(exc):
             raise
+        from sk_mnist._dask import ClusterLostError
+
         reason = " ".join(str(exc).split()) or type(exc).__name__
-        print(
-            f"{PROG}: error: the Dask cluster failed ({reason}); {_kept(args, n_fits)}",
-            file=sys.stderr,
-        )
+        if not isinstance(exc, ClusterLostError):
+            reason = f"the Dask cluster failed ({reason})"
+        print(f"{PROG}: error: {reason}; {_kept(args, n_fits)}", file=sys.stderr)
         return 1
 
 
