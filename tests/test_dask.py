@@ -246,6 +246,21 @@ def _running_fits(dask_worker):
     return os.getpid(), running if "keras" in sys.modules else []
 
 
+def _unrecoverable_inputs(dask_scheduler):
+    """On the scheduler: inputs of the search's fits that Dask cannot recompute.
+
+    Scattered data has no task (``run_spec``) behind it: lost with the last
+    worker holding it, and every fit needing it with it.
+    """
+    return sorted(
+        str(dependency.key)
+        for key, task in dask_scheduler.tasks.items()
+        if str(key).startswith("batch_of_")
+        for dependency in task.dependencies
+        if dependency.run_spec is None
+    )
+
+
 def _kill_a_worker_in_a_fit(client, killed):
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not killed:
@@ -255,9 +270,10 @@ def _kill_a_worker_in_a_fit(client, killed):
             continue
         for address, (pid, running) in probes.items():
             if running:
+                unrecoverable = client.run_on_scheduler(_unrecoverable_inputs)
                 time.sleep(0.2)  # well inside the fit: it takes about a second
                 os.kill(pid, signal.SIGKILL)
-                killed.append((address, running))
+                killed.append((address, running, unrecoverable))
                 return
         time.sleep(0.05)
 
@@ -295,8 +311,10 @@ def test_a_worker_killed_in_its_fit_costs_only_that_fit(
     captured = capsys.readouterr()
     assert status == 0, captured.err
     assert killed, "no worker was killed"
-    # What the killed worker was fitting ran again, to the end, on another one.
-    (lost_on, lost), finished = killed[0], {}
+    # What the killed worker was fitting ran again, to the end, on another one,
+    # with data that Dask could compute again if it was lost too.
+    (lost_on, lost, unrecoverable), finished = killed[0], {}
+    assert unrecoverable == []
     for task in tasks.data:
         finished.setdefault(str(task["key"]), []).append(task["worker"])
     for key in lost:
