@@ -124,7 +124,7 @@ def tensorflow_noise_hidden():
     process of its own: when this process dies inside the block, even by a
     C++ ``abort`` (an absl ``F`` line), what it wrote still reaches the user,
     and so does what its children write (they inherit descriptor 2: Dask's
-    worker processes). The filter runs in its own process group, so that
+    worker processes). The filter runs in a session of its own, so that
     Ctrl-C reaches this process only. Nested blocks are one block. Without a
     descriptor 2 (stderr closed), the block does nothing.
 
@@ -157,7 +157,7 @@ def tensorflow_noise_hidden():
             stdin=read,
             stdout=saved,
             stderr=saved,
-            process_group=0,  # not interrupted by the terminal's Ctrl-C
+            start_new_session=True,  # not interrupted by the terminal's Ctrl-C
         )
     except OSError:
         os.close(read)

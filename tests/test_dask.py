@@ -342,7 +342,7 @@ def test_cli_search_interrupted_on_dask_keeps_its_fits_and_continues(
         [sys.executable, "-m", "sk_mnist", *argv, "--dask-workers", "2",
          "--output", str(output)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-        cwd=tmp_path,
+        cwd=tmp_path, start_new_session=True,  # a process group, as in a terminal
     )  # fmt: skip
     children, deadline = set(), time.monotonic() + 240
     while time.monotonic() < deadline and process.poll() is None:
@@ -351,7 +351,7 @@ def test_cli_search_interrupted_on_dask_keeps_its_fits_and_continues(
         if checkpoint.exists() and checkpoint.read_bytes().count(b"\n") >= 2:
             break  # the header and a first fit
         time.sleep(0.1)
-    process.send_signal(signal.SIGINT)
+    os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: to the whole process group
     out, err = process.communicate(timeout=120)
     assert process.returncode == 130, (out, err)
     kept = checkpoint.read_bytes().count(b"\n") - 1
@@ -379,3 +379,28 @@ def test_cli_search_interrupted_on_dask_keeps_its_fits_and_continues(
     assert out.count("; shared fit") == 2 * (4 - kept)  # 2 candidates per fit
     assert checkpoint.read_bytes().count(b"\n") == 5
     _assert_same_results(pd.read_csv(continued), serial_longer)
+
+
+def test_cli_search_without_any_worker_left_stops_with_one_line(
+    client, tmp_path, capsys, monkeypatch
+):
+    from sk_mnist import _dask
+    from sk_mnist.cli import main
+
+    # The cluster is found with its workers (ncores), then seems to lose them
+    # all (nthreads, which the watchdog asks).
+    monkeypatch.setattr(_dask, "NO_WORKER_TIMEOUT", 0.5)
+    ncores = distributed.Client.nthreads
+    monkeypatch.setattr(distributed.Client, "ncores", ncores)
+    monkeypatch.setattr(distributed.Client, "nthreads", lambda self, *a, **k: {})
+    checkpoint = tmp_path / "search.ckpt"
+    argv = [*_SEARCH, "--scheduler", client.scheduler.address,
+            "--checkpoint", str(checkpoint)]  # fmt: skip
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert re.fullmatch(
+        re.escape("sk-mnist: error: no Dask worker is left (for 0.5 s); ")
+        + r"\d of 4 fits kept in "
+        + re.escape(f"{checkpoint}; continue with: sk-mnist {' '.join(argv)}\n"),
+        err,
+    ), err
