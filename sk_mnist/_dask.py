@@ -10,6 +10,7 @@ import _thread
 import logging
 import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -28,6 +29,7 @@ INSTALL_HINT = 'install it in the sk_mnist project folder with pip install ".[da
 
 _TOPIC = "sk-mnist-fit-done"
 _PLUGIN = "sk-mnist-fit-progress"
+_GROUP_PLUGIN = "sk-mnist-own-process-group"
 # joblib's Dask backend names a task "batch_of_<function>_<n>_calls-<uuid>".
 _JOBLIB_TASK = re.compile(r"^(?:mixed_)?batch_of_.*_(\d+)_calls-")
 
@@ -79,6 +81,20 @@ class _Watchdog:
 
     def stop(self):
         self._stop.set()
+
+
+class _OwnProcessGroup(_WorkerPlugin):
+    """On a worker of the command line's local cluster: out of the terminal's group.
+
+    The terminal sends Ctrl-C to its foreground process group; the command
+    line handles it and closes the cluster.
+    """
+
+    def setup(self, worker):
+        try:
+            os.setpgrp()
+        except OSError:  # already a group or session leader
+            pass
 
 
 class _FitProgress(_WorkerPlugin):
@@ -144,15 +160,28 @@ def _connect(scheduler, n_workers, timeout, stack):
     stack.callback(logger.setLevel, logger.level)
     logger.setLevel(logging.ERROR)
     os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")  # the workers
-    cluster = stack.enter_context(
-        LocalCluster(
-            n_workers=n_workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",  # any free port
+    # Ctrl-C is this process's to handle: it closes the cluster. Worker
+    # processes that got it too would print tracebacks on the way out. They
+    # inherit an ignored SIGINT; those a nanny restarts later leave the
+    # terminal's process group (_OwnProcessGroup).
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if in_main_thread:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        cluster = stack.enter_context(
+            LocalCluster(
+                n_workers=n_workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=":0",  # any free port
+            )
         )
-    )
-    return stack.enter_context(Client(cluster))
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGINT, previous)
+    client = stack.enter_context(Client(cluster))
+    client.register_plugin(_OwnProcessGroup(), name=_GROUP_PLUGIN)
+    return client
 
 
 @contextmanager
