@@ -770,14 +770,11 @@ def _build_parser():
             ),
             (
                 f"{PROG} search --train-size 3000 --plot search.png "
-                "--scheduler tcp://scheduler-host:8786",
+                "--scheduler tcp://scheduler-host:8786 --checkpoint search.ckpt",
                 "the default grid (epochs 3 5, batch size 64 128), with a heatmap, "
-                "fitted on a Dask cluster (or --dask-workers 2: on a local one)",
-            ),
-            (
-                f"{PROG} search --train-size 3000 --checkpoint search.ckpt",
-                "keep each finished fit in search.ckpt; after Ctrl-C, the same "
-                "command continues where it stopped",
+                "fitted on a Dask cluster (or --dask-workers 2: on a local one); "
+                "each finished fit kept in search.ckpt, so that after Ctrl-C or a "
+                "lost cluster the same command continues",
             ),
         ],
     )

@@ -119,7 +119,7 @@ def test_an_interrupted_search_continues_with_the_missing_fits(
     assert len(records(path)) == 4
 
 
-@pytest.mark.parametrize("cut", ["half", "line end"])
+@pytest.mark.parametrize("cut", ["line end"])
 def test_a_torn_last_line_is_ignored_then_cut_off(
     data, reference, full_checkpoint, tmp_path, monkeypatch, cut
 ):
