@@ -654,3 +654,18 @@ def test_predict_refuses_a_picture_too_large_and_an_empty_npy(
     np.save(tmp_path / "empty.npy", np.zeros((0, 28, 28), np.uint8))
     status, out, err = run(capsys, "predict", trained[0], tmp_path / "empty.npy")
     assert_one_line_error(status, err, "empty.npy: expected at least one 28x28 image")
+
+
+def test_search_refuses_another_searchs_checkpoint_in_one_line(tmp_path, capsys):
+    checkpoint, output = tmp_path / "other.ckpt", tmp_path / "results.csv"
+    header = '{"search": {"grid": [], "search": "EpochGridSearchCV"}, '
+    checkpoint.write_text(header + '"sk_mnist_checkpoint": 1}\n')
+    status, _, err = run(
+        capsys, "search", "--train-size", "100", "--epochs", "1", "--batch-size",
+        "32", "--hidden-units", "4", "--cv", "2", "--checkpoint", checkpoint,
+        "--output", output,
+    )  # fmt: skip
+    assert_one_line_error(
+        status, err, f"{checkpoint} holds the fits of another search", "grid"
+    )
+    assert not output.exists()
