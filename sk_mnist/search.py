@@ -353,7 +353,9 @@ class EpochGridSearchCV(GridSearchCV):
         As for ``GridSearchCV``; None uses the estimator's ``score``.
     n_jobs : int, default=None
         (group of candidates, fold) tasks run in parallel through joblib, the
-        Dask backend included.
+        Dask backend included. On Dask, the data goes to the cluster as tasks
+        that Dask recomputes when a worker holding them is lost, so a lost
+        worker costs only the fits it was running, which run again elsewhere.
     refit : bool, str or callable, default=True
         As for ``GridSearchCV``.
     cv : int, cross-validation generator or iterable, default=None
