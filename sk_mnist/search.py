@@ -615,7 +615,12 @@ class EpochGridSearchCV(GridSearchCV):
         except ValueError:  # a backend without generators: all at the end
             parallel = Parallel(n_jobs=self.n_jobs, pre_dispatch=self.pre_dispatch)
         try:
-            with parallel:
+            with parallel, warnings.catch_warnings():
+                # On Ctrl-C, joblib warns that it cancelled the running tasks:
+                # that is what Ctrl-C asks.
+                warnings.filterwarnings(
+                    "ignore", message=".* tasks which were still being processed"
+                )
                 for key, results in parallel(tasks):
                     if checkpoint is not None:
                         checkpoint.record(list(key), results)

@@ -94,7 +94,9 @@ def test_epoch_grid_search_on_a_dask_cluster_is_the_local_grid_search(
 ):
     pipe = make_mnist_pipeline(hidden_units=32, random_state=0)
     search, tasks = _on_dask(client, EpochGridSearchCV(pipe, GRID, cv=2), data)
-    assert len(tasks) == 4  # 2 batch sizes x 2 folds, one fit to 2 epochs each
+    fits = [task for task in tasks if str(task["key"]).startswith("batch_of_")]
+    assert len(fits) == 4  # 2 batch sizes x 2 folds, one fit to 2 epochs each
+    assert len(tasks) == 4 + 6  # and X, y, 2 folds' train and test indices, once
     _assert_same_scores(search, local_search)
 
 
