@@ -621,10 +621,15 @@ class EpochGridSearchCV(GridSearchCV):
                 warnings.filterwarnings(
                     "ignore", message=".* tasks which were still being processed"
                 )
-                for key, results in parallel(tasks):
-                    if checkpoint is not None:
-                        checkpoint.record(list(key), results)
-                    done[self._fit_key(*key)] = results
+                outputs = parallel(tasks)
+                try:
+                    for key, results in outputs:
+                        if checkpoint is not None:
+                            checkpoint.record(list(key), results)
+                        done[self._fit_key(*key)] = results
+                finally:  # here, not when the garbage collector gets to it
+                    if hasattr(outputs, "close"):
+                        outputs.close()
         finally:
             if checkpoint is not None:
                 checkpoint.close()
