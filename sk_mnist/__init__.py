@@ -16,6 +16,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 # Public name -> the module that defines it.
 _PUBLIC = {
     "AlreadyScaledWarning": "sk_mnist.preprocessing",
+    "CheckpointError": "sk_mnist._checkpoint",
     "EpochGridSearchCV": "sk_mnist.search",
     "MNISTClassifier": "sk_mnist.classifier",
     "MNISTNotFoundError": "sk_mnist.datasets",

@@ -1,23 +1,35 @@
-"""A search's fits on a Dask cluster: connect, scatter the data once, report fits.
+"""A search's fits on a Dask cluster: connect, report fits, notice a lost cluster.
 
 Used by ``sk-mnist search --scheduler/--dask-workers``. In Python, the same is
-``joblib.parallel_backend("dask", scatter=[X, y])`` with a ``Client``.
+``joblib.parallel_backend("dask")`` with a ``Client``; ``EpochGridSearchCV``
+sends its data to the cluster itself, as tasks that Dask recomputes when a
+worker holding them is lost.
 """
 
+import _thread
+import logging
+import os
 import re
+import signal
 import sys
+import threading
 import time
 from contextlib import ExitStack, contextmanager
 
-__all__ = ["ClusterError", "CONNECT_TIMEOUT", "on_dask"]
+__all__ = ["ClusterError", "ClusterLostError", "CONNECT_TIMEOUT", "on_dask"]
 
 #: Seconds to wait for a scheduler before giving up on its address.
 CONNECT_TIMEOUT = 10
+
+#: Seconds without any worker (or without the scheduler) before a search stops.
+#: A nanny restarts a lost worker within a few seconds.
+NO_WORKER_TIMEOUT = 30
 
 INSTALL_HINT = 'install it in the sk_mnist project folder with pip install ".[dask]"'
 
 _TOPIC = "sk-mnist-fit-done"
 _PLUGIN = "sk-mnist-fit-progress"
+_GROUP_PLUGIN = "sk-mnist-own-process-group"
 # joblib's Dask backend names a task "batch_of_<function>_<n>_calls-<uuid>".
 _JOBLIB_TASK = re.compile(r"^(?:mixed_)?batch_of_.*_(\d+)_calls-")
 
@@ -30,6 +42,59 @@ except ImportError:  # on_dask says how to install it
 
 class ClusterError(Exception):
     """Dask is missing, or the cluster cannot be reached or started."""
+
+
+class ClusterLostError(ClusterError):
+    """The cluster has had no worker, or no scheduler, for too long."""
+
+
+class _Watchdog:
+    """Interrupts the main thread when the cluster has had no worker for a while.
+
+    Without workers, Dask would wait for ever for new ones; a search on the
+    command line stops instead, with what it finished kept.
+    """
+
+    def __init__(self, client, timeout):
+        self.client, self.timeout, self.fired = client, timeout, None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self):
+        since = None
+        while not self._stop.wait(0.5):
+            try:
+                workers = len(self.client.nthreads())
+                what = "no Dask worker is left"
+            except Exception:  # the scheduler is gone
+                workers = 0
+                what = "the Dask scheduler is unreachable"
+            if workers:
+                since = None
+                continue
+            since = since or time.monotonic()
+            if time.monotonic() - since >= self.timeout:
+                self.fired = f"{what} (for {self.timeout} s)"
+                _thread.interrupt_main()
+                return
+
+    def stop(self):
+        self._stop.set()
+
+
+class _OwnProcessGroup(_WorkerPlugin):
+    """On a worker of the command line's local cluster: out of the terminal's group.
+
+    The terminal sends Ctrl-C to its foreground process group; the command
+    line handles it and closes the cluster.
+    """
+
+    def setup(self, worker):
+        try:
+            os.setpgrp()
+        except OSError:  # already a group or session leader
+            pass
 
 
 class _FitProgress(_WorkerPlugin):
@@ -89,21 +154,39 @@ def _connect(scheduler, n_workers, timeout, stack):
                 "expected the address 'dask scheduler' prints, such as "
                 "tcp://HOST:8786"
             ) from None
-    cluster = stack.enter_context(
-        LocalCluster(
-            n_workers=n_workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",  # any free port
+    # Dask's own warnings (a nanny restarting a lost worker, killing a slow one
+    # at the end) are not the user's business on the command line; errors are.
+    logger = logging.getLogger("distributed")
+    stack.callback(logger.setLevel, logger.level)
+    logger.setLevel(logging.ERROR)
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")  # the workers
+    # Ctrl-C is this process's to handle: it closes the cluster. Worker
+    # processes that got it too would print tracebacks on the way out. They
+    # inherit an ignored SIGINT; those a nanny restarts later leave the
+    # terminal's process group (_OwnProcessGroup).
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if in_main_thread:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        cluster = stack.enter_context(
+            LocalCluster(
+                n_workers=n_workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=":0",  # any free port
+            )
         )
-    )
-    return stack.enter_context(Client(cluster))
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGINT, previous)
+    client = stack.enter_context(Client(cluster))
+    client.register_plugin(_OwnProcessGroup(), name=_GROUP_PLUGIN)
+    return client
 
 
 @contextmanager
 def on_dask(
     *,
-    scatter,
     scheduler=None,
     n_workers=None,
     total_fits=None,
@@ -114,9 +197,6 @@ def on_dask(
 
     Parameters
     ----------
-    scatter : list of array-like
-        Sent to every worker once, at the start: the training data. The search
-        must be given these very objects (joblib matches them by identity).
     scheduler : str, optional
         Address of an existing cluster's scheduler, ``tcp://HOST:PORT``.
     n_workers : int, optional
@@ -139,6 +219,9 @@ def on_dask(
     ClusterError
         If Dask is not installed, the scheduler cannot be reached, or the
         cluster has fewer than 2 worker threads.
+    ClusterLostError
+        Out of the block, if the cluster had no worker (or the scheduler was
+        unreachable) for :data:`NO_WORKER_TIMEOUT` seconds in it.
     """
     import joblib
 
@@ -160,6 +243,13 @@ def on_dask(
         progress = _Progress(total_fits, stream or sys.stdout)
         client.subscribe_topic(_TOPIC, progress)
         stack.callback(client.unsubscribe_topic, _TOPIC)
-        stack.callback(progress.wait, timeout=5)
-        stack.enter_context(joblib.parallel_backend("dask", scatter=list(scatter)))
-        yield client
+        stack.enter_context(joblib.parallel_backend("dask"))
+        watchdog = _Watchdog(client, NO_WORKER_TIMEOUT)
+        stack.callback(watchdog.stop)
+        try:
+            yield client
+        except KeyboardInterrupt:
+            if watchdog.fired is None:
+                raise  # the user's Ctrl-C
+            raise ClusterLostError(watchdog.fired) from None
+        progress.wait(timeout=5)  # only when all went well: no waiting on Ctrl-C

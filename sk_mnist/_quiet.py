@@ -3,19 +3,20 @@
 On a machine without a GPU, importing TensorFlow and listing its devices writes
 about nine lines to file descriptor 2 (``oneDNN custom operations are on``,
 ``Could not find cuda drivers``, ``failed call to cuInit``, ...), and the first
-seeded fit one more. Some come from absl before it is initialised, so
-``TF_CPP_MIN_LOG_LEVEL`` does not hide them all: :func:`tensorflow_noise_hidden`
-points descriptor 2 at a temporary file for that moment, then restores it and
-writes back every line that is not one of those known lines, so a real error or
-a Python warning still reaches the user (after the block). The library never
-calls it: it does not hide a user's stderr.
+seeded fit one more; each Dask worker process that loads TensorFlow writes them
+too. Some come from absl before it is initialised, so ``TF_CPP_MIN_LOG_LEVEL``
+does not hide them all: :func:`tensorflow_noise_hidden` sends descriptor 2
+through a small filter process that drops those known lines and passes every
+other line on as it comes, so a real error, a Python warning, or the last words
+of a process that dies in a C++ abort still reach the user. The library never
+calls it: it does not filter a user's stderr.
 """
 
 import contextlib
 import os
 import re
+import subprocess
 import sys
-import tempfile
 
 __all__ = ["tensorflow_noise_hidden", "is_startup_noise"]
 
@@ -71,9 +72,61 @@ def is_startup_noise(line):
     return bool(ABSL_LINE.match(line)) and any(m in line for m in _STARTUP_MESSAGES)
 
 
+#: The filter: reads the block's stderr on its standard input and writes every
+#: line that is not noise to its standard output (the real stderr) as it comes.
+#: Run with ``python -I -S``: it imports nothing of sk_mnist, so the patterns
+#: are written into it.
+_FILTER = """
+import os, re
+ABSL = re.compile({absl!r})
+MESSAGES, PLAIN = {messages!r}, {plain!r}
+def noise(line):
+    if line.startswith(PLAIN):
+        return True
+    return bool(ABSL.match(line)) and any(m in line for m in MESSAGES)
+def put(data):
+    try:
+        os.write(1, data)
+    except OSError:  # stderr closed: keep reading, so the writers never block
+        pass
+rest = b""
+while True:
+    chunk = os.read(0, 65536)
+    if not chunk:
+        break
+    *lines, rest = (rest + chunk).split(b"\\n")
+    kept = [x for x in lines if not noise(x.decode("utf-8", "replace"))]
+    if kept:
+        put(b"\\n".join(kept) + b"\\n")
+if rest and not noise(rest.decode("utf-8", "replace")):
+    put(rest)
+"""
+
+#: Seconds to wait at the end of a block for the filter to write the last lines.
+FILTER_WAIT = 5
+
+_active = False
+
+
+def _filter_script():
+    return _FILTER.format(
+        absl=ABSL_LINE.pattern, messages=_STARTUP_MESSAGES, plain=_STARTUP_PLAIN_LINES
+    )
+
+
 @contextlib.contextmanager
 def tensorflow_noise_hidden():
-    """Capture file descriptor 2 in the block; write back what is not known noise.
+    """Filter file descriptor 2 in the block: known noise out, the rest as it comes.
+
+    Descriptor 2 goes to a pipe read by a small filter process (``python -I
+    -S``, about 20 ms to start), which writes every line that is not one of
+    TensorFlow's start-up lines to the real stderr at once. The filter is a
+    process of its own: when this process dies inside the block, even by a
+    C++ ``abort`` (an absl ``F`` line), what it wrote still reaches the user,
+    and so does what its children write (they inherit descriptor 2: Dask's
+    worker processes). The filter runs in a session of its own, so that
+    Ctrl-C reaches this process only. Nested blocks are one block. Without a
+    descriptor 2 (stderr closed), the block does nothing.
 
     Yields
     ------
@@ -86,18 +139,45 @@ def tensorflow_noise_hidden():
     ...     _ = os.write(2, b"I0000 00:00:1.5 7 cudart_stub.cc:31] Could not find "
     ...                     b"cuda drivers on your machine, GPU will not be used.\\n")
     """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            yield
-        finally:
+    global _active
+    if _active:
+        yield
+        return
+    if sys.stderr is not None:
+        sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no descriptor 2: nothing reaches a terminal anyway
+        yield
+        return
+    read, write = os.pipe()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", _filter_script()],
+            stdin=read,
+            stdout=saved,
+            stderr=saved,
+            start_new_session=True,  # not interrupted by the terminal's Ctrl-C
+        )
+    except OSError:
+        os.close(read)
+        os.close(write)
+        os.close(saved)
+        yield
+        return
+    os.close(read)
+    os.dup2(write, 2)
+    os.close(write)
+    _active = True
+    try:
+        yield
+    finally:
+        _active = False
+        if sys.stderr is not None:
             sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            captured.seek(0)
-            text = captured.read().decode("utf-8", "replace")
-            kept = [line for line in text.splitlines() if not is_startup_noise(line)]
-            if kept:
-                print("\n".join(kept), file=sys.stderr, flush=True)
+        os.dup2(saved, 2)  # the filter sees the end once every writer is gone
+        os.close(saved)
+        try:
+            process.wait(timeout=FILTER_WAIT)
+        except subprocess.TimeoutExpired:  # a child still holds the pipe
+            pass

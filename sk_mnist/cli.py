@@ -12,6 +12,7 @@ import importlib
 import importlib.util
 import logging
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -107,6 +108,9 @@ def _fed_with_images(model, path):
 
 # --- Shared pieces. ---------------------------------------------------------------
 
+
+#: The command line of this run (without the program), for "continue with".
+_argv = []
 
 #: Whether this run keeps TensorFlow's C++ log lines off stderr: unless the user
 #: sets TF_CPP_MIN_LOG_LEVEL or gives --backend-log (set by ``main``).
@@ -293,26 +297,75 @@ def _search(args):
     _check_output(args.output, "--output")
     if args.plot:
         _check_output(args.plot, "--plot")
+    if args.checkpoint:
+        _check_output(args.checkpoint, "--checkpoint")
     (X_train, y_train), _ = _load_data(args.data)
     X_train, y_train = _subsample(X_train, y_train, args.train_size, args.random_state)
     _check_folds(y_train, args.cv)
     on_cluster = args.scheduler is not None or args.dask_workers is not None
-    with contextlib.ExitStack() as cluster:
-        if on_cluster:  # a wrong address fails before TensorFlow loads
-            n_fits = len(args.batch_size) * len(args.hidden_units) * args.cv
-            _on_dask(args, X_train, y_train, n_fits, cluster)
-        return _run_search(args, X_train, y_train, in_process=not on_cluster)
+    n_fits = len(args.batch_size) * len(args.hidden_units) * args.cv
+    try:
+        with contextlib.ExitStack() as cluster:
+            if on_cluster:  # a wrong address fails before TensorFlow loads
+                _on_dask(args, n_fits, cluster)
+            return _run_search(args, X_train, y_train)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; {_kept(args, n_fits)}", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if not _is_cluster_failure(exc):
+            raise
+        from sk_mnist._dask import ClusterLostError
+
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        if not isinstance(exc, ClusterLostError):
+            reason = f"the Dask cluster failed ({reason})"
+        print(f"{PROG}: error: {reason}; {_kept(args, n_fits)}", file=sys.stderr)
+        return 1
 
 
-def _on_dask(args, X_train, y_train, n_fits, stack):
+def _is_cluster_failure(exc):
+    """Whether ``exc`` says the Dask cluster lost the search's work or itself."""
+    from concurrent.futures import CancelledError
+
+    from sk_mnist._dask import ClusterLostError
+
+    module = type(exc).__module__ or ""
+    return (
+        isinstance(exc, (CancelledError, ClusterLostError))
+        or module.split(".")[0] == "distributed"
+    )
+
+
+def _kept(args, n_fits):
+    """What an interrupted search keeps, and the command that continues it."""
+    if not args.checkpoint:
+        return (
+            "finished fits are not kept without --checkpoint FILE (then the "
+            "same command continues)"
+        )
+    try:
+        with open(args.checkpoint, "rb") as file:
+            kept = sum(
+                1
+                for line in file
+                if line.endswith(b"\n") and line.startswith(b'{"fit"')
+            )
+    except OSError:
+        kept = 0
+    command = shlex.join([PROG, *_argv])
+    return (
+        f"{kept} of {n_fits} fits kept in {args.checkpoint}; continue with: {command}"
+    )
+
+
+def _on_dask(args, n_fits, stack):
     """Send the search's fits to Dask until ``stack`` closes (``--scheduler``...)."""
     from sk_mnist._dask import ClusterError, on_dask
 
     try:
-        # The data goes to every worker once; the search gets these very arrays.
         client = stack.enter_context(
             on_dask(
-                scatter=[X_train, y_train],
                 scheduler=args.scheduler,
                 n_workers=args.dask_workers,
                 total_fits=n_fits,
@@ -322,10 +375,10 @@ def _on_dask(args, X_train, y_train, n_fits, stack):
         raise _UserError(str(exc)) from None
     where = args.scheduler or f"a local cluster of {args.dask_workers} workers"
     threads = sum(client.ncores().values())
-    print(f"Fits on Dask ({where}, {threads} worker threads), data sent once:")
+    print(f"Fits on Dask ({where}, {threads} worker threads):")
 
 
-def _run_search(args, X_train, y_train, *, in_process):
+def _run_search(args, X_train, y_train):
     import pandas as pd
 
     _start_backend()  # TensorFlow: after the checks
@@ -342,6 +395,7 @@ def _run_search(args, X_train, y_train, *, in_process):
         cv=args.cv,
         n_jobs=args.n_jobs,
         verbose=2,
+        checkpoint=args.checkpoint,
     )
     n_candidates = len(args.epochs) * len(args.batch_size) * len(args.hidden_units)
     print(
@@ -350,10 +404,14 @@ def _run_search(args, X_train, y_train, *, in_process):
         " differ only in epochs share one fit per fold (scores as GridSearchCV's) ..."
     )
     start = time.perf_counter()
-    # Not around worker processes: they would keep the captured stderr.
-    in_process = in_process and args.n_jobs in (None, 1)
-    with _backend_noise_hidden() if in_process else contextlib.nullcontext():
-        search.fit(X_train, y_train)
+    try:
+        with _backend_noise_hidden():
+            search.fit(X_train, y_train)
+    finally:
+        if args.n_jobs not in (None, 1):  # loky's workers hold this stderr
+            from joblib.externals.loky import get_reusable_executor
+
+            get_reusable_executor().shutdown(wait=True)
     print(
         f"search time: {time.perf_counter() - start:.1f} s"
         f" (fits per fold: {len(search.shared_fits_)}; GridSearchCV's: {n_candidates})"
@@ -720,9 +778,11 @@ def _build_parser():
             ),
             (
                 f"{PROG} search --train-size 3000 --plot search.png "
-                "--scheduler tcp://scheduler-host:8786",
+                "--scheduler tcp://scheduler-host:8786 --checkpoint search.ckpt",
                 "the default grid (epochs 3 5, batch size 64 128), with a heatmap, "
-                "fitted on a Dask cluster (or --dask-workers 2: on a local one)",
+                "fitted on a Dask cluster (or --dask-workers 2: on a local one); "
+                "each finished fit kept in search.ckpt, so that after Ctrl-C or a "
+                "lost cluster the same command continues",
             ),
         ],
     )
@@ -786,6 +846,14 @@ def _build_parser():
         "--plot",
         metavar="FILE.png",
         help="write a heatmap of mean test score, epochs x batch size",
+    )
+    search.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        default=None,
+        help="append each finished fit's scores to FILE as it finishes; the same "
+        "command run again (after Ctrl-C, a crash, a lost cluster) trains only the "
+        "fits missing from FILE (default: keep nothing)",
     )
     search.set_defaults(run=_search)
 
@@ -854,9 +922,10 @@ def main(argv=None):
         file, a file that is not a model, data or images that are not MNIST's),
         130 when interrupted.
     """
-    from sk_mnist.images import ImageReadError
-
+    _ensure_std_streams()
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing warnings
+    global _argv
+    _argv = list(sys.argv[1:] if argv is None else argv)
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)
@@ -876,6 +945,15 @@ def main(argv=None):
     if args.command is not None and given:
         options = ", ".join("--" + name.replace("_", "-") for name in given)
         return _usage_error(parser, f"put {options} after {args.command!r}")
+    # The whole run, so that no start-up line of TensorFlow escapes (worker
+    # processes inherit the filtered stderr) and a fatal error still shows.
+    with _backend_noise_hidden():
+        return _run(args, given)
+
+
+def _run(args, given):
+    from sk_mnist.images import ImageReadError
+
     try:
         if args.command is None:  # the book's example: train, do not save
             book = {**_TRAINING_DEFAULTS, "random_state": 0, "data": None, **given}
@@ -892,6 +970,24 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+
+
+def _ensure_std_streams():
+    """Give a closed stdout or stderr (``2>&-``) to /dev/null.
+
+    Otherwise ``sys.stderr`` is None, and the next file opened takes descriptor
+    2: TensorFlow's log lines would be written into the saved model.
+    """
+    for fd, name in [(1, "stdout"), (2, "stderr")]:
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_WRONLY)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(fd, "w", closefd=False))  # noqa: SIM115
 
 
 def _select_backend(name):

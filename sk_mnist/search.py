@@ -9,9 +9,13 @@ asks for. scikit-learn does the same for its own path estimators
 (``LogisticRegressionCV``, ``LassoCV``: one pass per fold, every value scored).
 """
 
+import os
+import sys
 import time
+import uuid
 import warnings
 
+import numpy as np
 from sklearn.base import _fit_context, clone, is_classifier
 from sklearn.metrics._scorer import _MultimetricScorer
 from sklearn.model_selection import GridSearchCV, ParameterGrid
@@ -201,6 +205,7 @@ def _fit_epochs_and_score(
     shared fit fails, each candidate is fitted on its own, as ``GridSearchCV``
     does, so that failures and ``error_score`` come out the same.
     """
+    X, y, train, test = _resolved(X, y, train, test)
     epochs_key, callbacks_key = f"{prefix}epochs", f"{prefix}callbacks"
     fresh = clone(estimator)
     needed = [epochs for _, _, epochs in candidates]
@@ -348,7 +353,9 @@ class EpochGridSearchCV(GridSearchCV):
         As for ``GridSearchCV``; None uses the estimator's ``score``.
     n_jobs : int, default=None
         (group of candidates, fold) tasks run in parallel through joblib, the
-        Dask backend included.
+        Dask backend included. On Dask, the data goes to the cluster as tasks
+        that Dask recomputes when a worker holding them is lost, so a lost
+        worker costs only the fits it was running, which run again elsewhere.
     refit : bool, str or callable, default=True
         As for ``GridSearchCV``.
     cv : int, cross-validation generator or iterable, default=None
@@ -361,6 +368,15 @@ class EpochGridSearchCV(GridSearchCV):
         As for ``GridSearchCV``.
     return_train_score : bool, default=False
         As for ``GridSearchCV``.
+    checkpoint : str or os.PathLike, default=None
+        A file where each finished fit (a group of candidates on one fold)
+        appends its scores as it finishes, flushed to disk. Run again with the
+        same file, the search trains only the fits missing from it and gives
+        the same ``cv_results_`` (bit for bit with ``random_state`` set). A
+        file written by another search (another estimator, grid, folds, data,
+        fit parameters, scoring or versions) raises ``CheckpointError``, a
+        ``ValueError`` that says what differs. The format is described on the
+        manual's scale-out page.
 
     Attributes
     ----------
@@ -386,6 +402,9 @@ class EpochGridSearchCV(GridSearchCV):
     shared_fits_ : list of list of int
         Indices into ``cv_results_["params"]`` of the candidates trained by one
         fit per fold; a candidate fitted alone is a list of one.
+    resumed_fits_ : int
+        Fits (a group of ``shared_fits_`` on one fold) read from ``checkpoint``
+        rather than trained; 0 without a checkpoint.
 
     See Also
     --------
@@ -406,6 +425,40 @@ class EpochGridSearchCV(GridSearchCV):
     >>> search.shared_fits_, search.cv_results_["param_epochs"].tolist()
     ([[0, 1, 2]], [1, 2, 3])
     """
+
+    _parameter_constraints = {
+        **GridSearchCV._parameter_constraints,
+        "checkpoint": [str, os.PathLike, None],
+    }
+
+    def __init__(
+        self,
+        estimator,
+        param_grid,
+        *,
+        scoring=None,
+        n_jobs=None,
+        refit=True,
+        cv=None,
+        verbose=0,
+        pre_dispatch="2*n_jobs",
+        error_score=np.nan,
+        return_train_score=False,
+        checkpoint=None,
+    ):
+        super().__init__(
+            estimator,
+            param_grid,
+            scoring=scoring,
+            n_jobs=n_jobs,
+            refit=refit,
+            cv=cv,
+            verbose=verbose,
+            pre_dispatch=pre_dispatch,
+            error_score=error_score,
+            return_train_score=return_train_score,
+        )
+        self.checkpoint = checkpoint
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, **params):
@@ -440,8 +493,14 @@ class EpochGridSearchCV(GridSearchCV):
                 UserWarning,
                 stacklevel=2,
             )
+            if self.checkpoint is not None:
+                raise ValueError(
+                    "EpochGridSearchCV keeps no checkpoint of a search with "
+                    "scikit-learn callbacks; set checkpoint=None or remove them"
+                )
             n_candidates = len(ParameterGrid(self.param_grid))
             self.shared_fits_ = [[i] for i in range(n_candidates)]
+            self.resumed_fits_ = 0
             return super().fit(X, y, **params)
 
         scorers, refit_metric = self._get_scorers()
@@ -479,18 +538,39 @@ class EpochGridSearchCV(GridSearchCV):
             error_score=self.error_score,
             verbose=self.verbose,
         )
+        keys = [(group, split) for group in groups for split in range(n_splits)]
+        checkpoint = self._open_checkpoint(
+            X, y, params, candidates, splits, [self._fit_key(*key) for key in keys]
+        )
+        done = {} if checkpoint is None else checkpoint.done
+        todo = [key for key in keys if self._fit_key(*key) not in done]
+        self.resumed_fits_ = len(keys) - len(todo)
+        if self.verbose > 0 and checkpoint is not None:
+            print(
+                f"{self.resumed_fits_} of {len(keys)} fits read from "
+                f"{checkpoint.path}, {len(todo)} to train"
+            )
+        # Under joblib's Dask backend: data that a lost worker cannot take
+        # away, so that it costs only its running fits (see _kept_on_dask).
+        shipped = _kept_on_dask(
+            [X, y, *(a for split in splits for a in split)] if todo else []
+        )
+        X_sent, y_sent = (shipped[0], shipped[1]) if todo else (X, y)
+        splits_sent = [tuple(shipped[2 + 2 * i : 4 + 2 * i]) for i in range(n_splits)]
+
         tasks = []
-        for group, (split_index, (train, test)) in (
-            (group, split) for group in groups for split in enumerate(splits)
-        ):
+        for group, split_index in todo:
+            train, test = splits_sent[split_index]
             if len(group) == 1:
                 index = group[0]
                 tasks.append(
-                    delayed(_single_fit)(
+                    delayed(_keyed_call)(
+                        (group, split_index),
+                        _single_fit,
                         index,
                         clone(base_estimator),
-                        X,
-                        y,
+                        X_sent,
+                        y_sent,
                         train=train,
                         test=test,
                         parameters=candidates[index],
@@ -511,10 +591,12 @@ class EpochGridSearchCV(GridSearchCV):
                     for index in group
                 ]
                 tasks.append(
-                    delayed(_fit_epochs_and_score)(
+                    delayed(_keyed_call)(
+                        (group, split_index),
+                        _fit_epochs_and_score,
                         clone(base_estimator),
-                        X,
-                        y,
+                        X_sent,
+                        y_sent,
                         train=train,
                         test=test,
                         candidates=members,
@@ -524,16 +606,38 @@ class EpochGridSearchCV(GridSearchCV):
                         **common,
                     )
                 )
-        with Parallel(n_jobs=self.n_jobs, pre_dispatch=self.pre_dispatch) as parallel:
-            task_results = parallel(tasks)
+        try:  # results as they finish, each recorded at once
+            parallel = Parallel(
+                n_jobs=self.n_jobs,
+                pre_dispatch=self.pre_dispatch,
+                return_as="generator_unordered",
+            )
+        except ValueError:  # a backend without generators: all at the end
+            parallel = Parallel(n_jobs=self.n_jobs, pre_dispatch=self.pre_dispatch)
+        try:
+            with parallel, warnings.catch_warnings():
+                # On Ctrl-C, joblib warns that it cancelled the running tasks:
+                # that is what Ctrl-C asks.
+                warnings.filterwarnings(
+                    "ignore", message=".* tasks which were still being processed"
+                )
+                outputs = parallel(tasks)
+                try:
+                    for key, results in outputs:
+                        if checkpoint is not None:
+                            checkpoint.record(list(key), results)
+                        done[self._fit_key(*key)] = results
+                finally:  # here, not when the garbage collector gets to it
+                    if hasattr(outputs, "close"):
+                        outputs.close()
+        finally:
+            if checkpoint is not None:
+                checkpoint.close()
 
         # Put the results in GridSearchCV's order: candidate-major, then split.
         out = [None] * (len(candidates) * n_splits)
-        for (group, (split_index, _)), results in zip(
-            ((group, split) for group in groups for split in enumerate(splits)),
-            task_results,
-        ):
-            for index, result in results:
+        for group, split_index in keys:
+            for index, result in done[self._fit_key(group, split_index)]:
                 out[index * n_splits + split_index] = result
 
         _warn_or_raise_about_fit_failures(out, self.error_score)
@@ -572,6 +676,34 @@ class EpochGridSearchCV(GridSearchCV):
         )
         self.cv_results_ = results
         return self
+
+    @staticmethod
+    def _fit_key(group, split_index):
+        """The checkpoint's name of one fit: its candidates and its fold."""
+        from sk_mnist._checkpoint import SearchCheckpoint
+
+        return SearchCheckpoint.key([list(group), split_index])
+
+    def _open_checkpoint(self, X, y, params, candidates, splits, keys):
+        """The search's :class:`~sk_mnist._checkpoint.SearchCheckpoint`, or None."""
+        if self.checkpoint is None:
+            return None
+        from sk_mnist._checkpoint import SearchCheckpoint, describe, fingerprint
+        from sk_mnist._versions import current_versions
+
+        identity = {
+            "search": type(self).__name__,
+            "estimator": describe(self.estimator),
+            "grid": describe(candidates),
+            "folds": fingerprint([(np.asarray(a), np.asarray(b)) for a, b in splits]),
+            "data": fingerprint((X, y)),
+            "fit_params": describe(params),
+            "scoring": describe(self.scoring),
+            "return_train_score": self.return_train_score,
+            "error_score": describe(self.error_score),
+            "versions": current_versions(),
+        }
+        return SearchCheckpoint(self.checkpoint, identity, valid_keys=set(keys))
 
     @staticmethod
     def _epochs_of(base_estimator, params, prefix):
@@ -632,6 +764,61 @@ class EpochGridSearchCV(GridSearchCV):
         return groups
 
 
-def _single_fit(index, *args, **kwargs):
+def _keyed_call(key, function, *args, **kwargs):
+    """``function(*args, **kwargs)`` with the key of the fit it runs."""
+    return key, function(*args, **kwargs)
+
+
+def _single_fit(index, estimator, X, y, *, train, test, **kwargs):
     """``_fit_and_score`` for one candidate, tagged with its index."""
-    return [(index, _fit_and_score(*args, **kwargs))]
+    X, y, train, test = _resolved(X, y, train, test)
+    return [(index, _fit_and_score(estimator, X, y, train=train, test=test, **kwargs))]
+
+
+def _resolved(*values):
+    """Values, with Dask futures replaced by what they hold.
+
+    Dask resolves the futures among a task's arguments before the task runs;
+    only a one-thread cluster, where joblib runs the calls in this process,
+    hands them over as they are.
+    """
+    distributed = sys.modules.get("distributed")
+    if distributed is None:
+        return values
+    return tuple(
+        value.result() if isinstance(value, distributed.Future) else value
+        for value in values
+    )
+
+
+def _itself(value):
+    """The task that holds the search's data on Dask: it returns its argument."""
+    return value
+
+
+def _kept_on_dask(arrays):
+    """Under joblib's Dask backend: ``arrays`` as futures that Dask can recompute.
+
+    joblib's Dask backend sends each argument larger than 1 kB to one worker
+    (its automatic scatter; ``scatter=`` broadcasts to every worker, but
+    Dask's active memory manager soon drops the copies no task waits for).
+    Scattered data has no task to recompute it: when its worker is lost, the
+    fits that need it are cancelled ("already forgotten") and the search
+    fails. Here each array is the result of a task that returns it: the
+    scheduler keeps the task, so a lost copy is computed again on a worker
+    that is left, and the lost fits rerun there. Under any other backend,
+    ``arrays`` as they are.
+    """
+    from joblib.parallel import get_active_backend
+
+    backend, _ = get_active_backend()
+    client = getattr(backend, "client", None)
+    if type(backend).__name__ != "DaskDistributedBackend" or client is None:
+        return arrays
+    with warnings.catch_warnings():
+        # The data goes to the scheduler once, inside its task: what this asks.
+        warnings.filterwarnings("ignore", message="Sending large graph")
+        return [
+            client.submit(_itself, a, key=f"sk-mnist-data-{uuid.uuid4().hex}")
+            for a in arrays
+        ]

@@ -84,6 +84,15 @@ SLOW_TESTS = {
     "test_cli.py::test_tensorflow_lines_shown_when_asked": (
         "processes that import TensorFlow"
     ),
+    "test_cli.py::test_a_fatal_backend_error_reaches_the_user": (
+        "processes that import TensorFlow or JAX"
+    ),
+    "test_cli.py::test_train_with_stderr_closed_trains_and_saves": (
+        "a process with a fit"
+    ),
+    "test_cli.py::test_the_offline_error_has_no_tensorflow_line": (
+        "a process that imports TensorFlow"
+    ),
     "test_export.py::test_export_from_the_jax_backend": "a JAX process",
     "test_export.py::test_every_supported_activation_matches_keras": (
         "a fit per Keras activation"

@@ -21,8 +21,10 @@ BACKEND = keras.backend.backend()
 OTHER = "jax" if BACKEND == "tensorflow" else "tensorflow"
 TESTS = Path(__file__).parent
 #: The tests that the other backend must pass too: fit, seeded fits identical
-#: across processes, partial_fit, warm_start, rollback, dump/load, pickle, threads.
+#: across processes, partial_fit, warm_start, rollback, dump/load, pickle, threads,
+#: a search's checkpoint.
 OTHER_BACKEND_TESTS = [
+    "test_checkpoint.py",
     "test_classifier.py",
     "test_persistence.py",
     "test_reliability.py",

@@ -243,6 +243,59 @@ def test_tensorflow_start_up_lines_are_hidden(tmp_path):
     assert not TF_CPP_LINE.search(result.stderr), result.stderr
 
 
+def _without_log_level(**changes):
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    return {**env, **changes}
+
+
+@pytest.mark.parametrize(
+    "backend, variable",
+    [("tensorflow", "TF_XLA_FLAGS"), ("jax", "XLA_FLAGS")],
+)
+def test_a_fatal_backend_error_reaches_the_user(backend, variable, tmp_path):
+    # The backend aborts in C++ while its start-up lines are being hidden.
+    result = subprocess.run(
+        [sys.executable, "-m", "sk_mnist", "--backend", backend, "train",
+         "--train-size", "100", "--epochs", "1", "--hidden-units", "4",
+         "--output", tmp_path / "m.skmnist"],
+        capture_output=True, text=True, timeout=300,
+        env=_without_log_level(**{variable: "--bogus_flag"}),
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert f"Unknown flag in {variable}: --bogus_flag" in result.stderr, result.stderr
+    assert not (tmp_path / "m.skmnist").exists()
+
+
+def test_train_with_stderr_closed_trains_and_saves(tmp_path):
+    model = tmp_path / "m.skmnist"
+    command = shlex.join(
+        [sys.executable, "-m", "sk_mnist", "train", "--train-size", "200",
+         "--epochs", "1", "--hidden-units", "8", "--output", str(model)]
+    )  # fmt: skip
+    result = subprocess.run(
+        ["bash", "-c", f"exec {command} 2>&-"],
+        capture_output=True, text=True, timeout=300, env=_without_log_level(),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout
+    assert f"model saved to {model}" in result.stdout
+    assert load(model).predict(np.zeros((1, 28, 28), np.uint8)).shape == (1,)
+
+
+def test_the_offline_error_has_no_tensorflow_line(tmp_path):
+    # No SK_MNIST_DATA and no cached copy: keras.datasets tries to download.
+    env = _without_log_level(HOME=str(tmp_path), KERAS_HOME=str(tmp_path / "keras"))
+    env.pop("SK_MNIST_DATA", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "sk_mnist", "train", "--train-size", "100"],
+        capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("sk-mnist: error: MNIST could"), (
+        result.stderr
+    )
+
+
 @pytest.mark.parametrize(
     "option, level", [([], "0"), (["--backend-log"], None)], ids=["user", "option"]
 )
@@ -610,3 +663,18 @@ def test_predict_refuses_a_picture_too_large_and_an_empty_npy(
     np.save(tmp_path / "empty.npy", np.zeros((0, 28, 28), np.uint8))
     status, out, err = run(capsys, "predict", trained[0], tmp_path / "empty.npy")
     assert_one_line_error(status, err, "empty.npy: expected at least one 28x28 image")
+
+
+def test_search_refuses_another_searchs_checkpoint_in_one_line(tmp_path, capsys):
+    checkpoint, output = tmp_path / "other.ckpt", tmp_path / "results.csv"
+    header = '{"search": {"grid": [], "search": "EpochGridSearchCV"}, '
+    checkpoint.write_text(header + '"sk_mnist_checkpoint": 1}\n')
+    status, _, err = run(
+        capsys, "search", "--train-size", "100", "--epochs", "1", "--batch-size",
+        "32", "--hidden-units", "4", "--cv", "2", "--checkpoint", checkpoint,
+        "--output", output,
+    )  # fmt: skip
+    assert_one_line_error(
+        status, err, f"{checkpoint} holds the fits of another search", "grid"
+    )
+    assert not output.exists()

@@ -7,9 +7,14 @@ two. The tests run under the suite's backend, and once more under the other one
 in a subprocess.
 """
 
+import contextlib
 import os
+import re
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import joblib
@@ -89,7 +94,9 @@ def test_epoch_grid_search_on_a_dask_cluster_is_the_local_grid_search(
 ):
     pipe = make_mnist_pipeline(hidden_units=32, random_state=0)
     search, tasks = _on_dask(client, EpochGridSearchCV(pipe, GRID, cv=2), data)
-    assert len(tasks) == 4  # 2 batch sizes x 2 folds, one fit to 2 epochs each
+    fits = [task for task in tasks if str(task["key"]).startswith("batch_of_")]
+    assert len(fits) == 4  # 2 batch sizes x 2 folds, one fit to 2 epochs each
+    assert len(tasks) == 4 + 6  # and X, y, 2 folds' train and test indices, once
     _assert_same_scores(search, local_search)
 
 
@@ -111,7 +118,7 @@ def test_the_other_backend_passes_these_tests():
     )
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__,
-         "-k", "not cli"],
+         "-k", "not cli and not killed"],
         env=env, capture_output=True, text=True, timeout=900, cwd=TESTS.parent,
     )  # fmt: skip
     last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
@@ -131,13 +138,12 @@ def test_cli_search_on_a_scheduler_sends_the_data_once_and_reports_each_fit(
 ):
     from sk_mnist.cli import main
 
-    scattered = []  # (arrays' sizes in bytes, broadcast) per call of Client.scatter
+    scattered = []  # arrays' sizes in bytes, per call of Client.scatter
     scatter = distributed.Client.scatter
 
     def spy(self, data, *args, **kwargs):
         items = data if isinstance(data, list | tuple) else [data]
-        sizes = [getattr(item, "nbytes", 0) for item in items]
-        scattered.append((sizes, kwargs.get("broadcast", False)))
+        scattered.append([getattr(item, "nbytes", 0) for item in items])
         return scatter(self, data, *args, **kwargs)
 
     monkeypatch.setattr(distributed.Client, "scatter", spy)
@@ -148,19 +154,19 @@ def test_cli_search_on_a_scheduler_sends_the_data_once_and_reports_each_fit(
     out = capsys.readouterr().out
     assert status == 0, out
 
-    # 2 batch sizes x 2 folds, each a Dask task on one of the cluster's workers.
-    assert len(tasks.data) == 4, tasks.data
+    # Nothing scattered: scattered data is lost with the worker that holds it
+    # (joblib scatters to one worker; Dask drops broadcast copies). The images,
+    # the labels and the 2 folds' train and test indices are 6 tasks that Dask
+    # can recompute, sent once; then 2 batch sizes x 2 folds, one task per fit.
+    assert scattered == []
+    names = sorted(str(task["key"]).split("-")[0] for task in tasks.data)
+    assert names == ["batch_of__keyed_call_1_calls"] * 4 + ["sk"] * 6, names
     progress = [line for line in out.splitlines() if line.startswith("fit ")]
     workers = set(client.scheduler_info()["workers"])
     assert [line.split(" done on ")[0] for line in progress] == [
         f"fit {k}/4" for k in range(1, 5)
     ]
     assert {line.split(" done on ")[1] for line in progress} <= workers
-    # The 400 images went once, to every worker; no task carried them again.
-    images = 400 * 28 * 28
-    with_images = [call for call in scattered if images in call[0]]
-    assert len(with_images) == 1 and with_images[0][1] is True, scattered
-    assert all(max(sizes) < images for sizes, _ in scattered if images not in sizes)
     results = pd.read_csv(output)
     assert len(results) == 2 and (results["mean_test_score"] > 0.15).all()  # chance 0.1
 
@@ -227,3 +233,176 @@ def test_cli_search_on_its_own_local_cluster_gives_the_serial_scores(tmp_path, c
     dask_results, serial_results = pd.read_csv(on_dask), pd.read_csv(serial)
     assert (serial_results["mean_test_score"] > 0.15).all()  # learnt; chance 0.1
     pd.testing.assert_frame_equal(dask_results[scores], serial_results[scores])
+
+
+# --- A search that survives: a lost worker, Ctrl-C ---------------------------------
+
+_LONGER = ["search", "--train-size", "400", "--epochs", "2", "4", "--batch-size", "32",
+           "64", "--hidden-units", "16", "--cv", "2"]  # fmt: skip
+
+
+def _running_fits(dask_worker):
+    """On a worker: its pid and the joblib tasks it runs, once Keras is loaded."""
+    keys = [str(task.key) for task in dask_worker.state.executing]
+    running = [key for key in keys if key.startswith("batch_of_")]
+    return os.getpid(), running if "keras" in sys.modules else []
+
+
+def _unrecoverable_inputs(dask_scheduler):
+    """On the scheduler: inputs of the search's fits that Dask cannot recompute.
+
+    Scattered data has no task (``run_spec``) behind it: lost with the last
+    worker holding it, and every fit needing it with it.
+    """
+    return sorted(
+        str(dependency.key)
+        for key, task in dask_scheduler.tasks.items()
+        if str(key).startswith("batch_of_")
+        for dependency in task.dependencies
+        if dependency.run_spec is None
+    )
+
+
+def _kill_a_worker_in_a_fit(client, killed):
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not killed:
+        try:
+            probes = client.run(_running_fits)
+        except Exception:  # a worker going away while asked
+            continue
+        for address, (pid, running) in probes.items():
+            if running:
+                unrecoverable = client.run_on_scheduler(_unrecoverable_inputs)
+                time.sleep(0.2)  # well inside the fit: it takes about a second
+                os.kill(pid, signal.SIGKILL)
+                killed.append((address, running, unrecoverable))
+                return
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def serial_longer(tmp_path_factory):
+    """The results of ``_LONGER`` in this process, one fit after another."""
+    from sk_mnist.cli import main
+
+    serial = tmp_path_factory.mktemp("serial") / "serial.csv"
+    assert main([*_LONGER, "--output", str(serial)]) == 0
+    results = pd.read_csv(serial)
+    assert results["mean_test_score"].nunique() == 4  # the candidates differ
+    return results
+
+
+def _assert_same_results(got, expected):
+    times = [c for c in expected.columns if c.endswith("_time")]
+    pd.testing.assert_frame_equal(got.drop(columns=times), expected.drop(columns=times))
+
+
+def test_a_worker_killed_in_its_fit_costs_only_that_fit(
+    client, serial_longer, tmp_path, capsys
+):
+    from sk_mnist.cli import main
+
+    killed = []
+    killer = threading.Thread(target=_kill_a_worker_in_a_fit, args=(client, killed))
+    on_dask = tmp_path / "dask.csv"
+    address = client.scheduler.address
+    with distributed.get_task_stream(client) as tasks:
+        killer.start()
+        status = main([*_LONGER, "--scheduler", address, "--output", str(on_dask)])
+        killer.join()
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert killed, "no worker was killed"
+    # What the killed worker was fitting ran again, to the end, on another one,
+    # with data that Dask could compute again if it was lost too.
+    (lost_on, lost, unrecoverable), finished = killed[0], {}
+    assert unrecoverable == []
+    for task in tasks.data:
+        finished.setdefault(str(task["key"]), []).append(task["worker"])
+    for key in lost:
+        assert finished.get(key) and lost_on not in finished[key], (key, finished)
+
+    _assert_same_results(pd.read_csv(on_dask), serial_longer)
+
+
+#: A line of TensorFlow's C++ logging (absl), absl's note before it starts, or Dask's.
+_NOISE = re.compile(r"^[IWEF]\d{4} |absl::InitializeLog|distributed\.", re.MULTILINE)
+
+
+def test_cli_search_interrupted_on_dask_keeps_its_fits_and_continues(
+    serial_longer, tmp_path, capsys
+):
+    """Ctrl-C on a local cluster: one line, the cluster closed; then the rest."""
+    import psutil
+
+    from sk_mnist.cli import main
+
+    checkpoint, output = tmp_path / "search.ckpt", tmp_path / "results.csv"
+    argv = [*_LONGER, "--checkpoint", str(checkpoint)]  # 4 fits
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sk_mnist", *argv, "--dask-workers", "2",
+         "--output", str(output)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        cwd=tmp_path, start_new_session=True,  # a process group, as in a terminal
+    )  # fmt: skip
+    children, deadline = set(), time.monotonic() + 240
+    while time.monotonic() < deadline and process.poll() is None:
+        with contextlib.suppress(psutil.Error):
+            children |= set(psutil.Process(process.pid).children(recursive=True))
+        if checkpoint.exists() and checkpoint.read_bytes().count(b"\n") >= 2:
+            break  # the header and a first fit
+        time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: to the whole process group
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, (out, err)
+    kept = checkpoint.read_bytes().count(b"\n") - 1
+    assert 1 <= kept < 4
+    # One line: what is kept, the command that continues; no TensorFlow or Dask.
+    command = " ".join(["sk-mnist", *argv, "--dask-workers", "2", "--output",
+                        str(output)])  # fmt: skip
+    assert err == (
+        f"sk-mnist: interrupted; {kept} of 4 fits kept in {checkpoint}; "
+        f"continue with: {command}\n"
+    ), err
+    assert not _NOISE.search(err)
+    # The cluster it started is closed: its nanny and worker processes are gone.
+    assert len(children) >= 4, children  # 2 nannies, 2 workers
+    alive = [child for child in children if child.is_running()]
+    with contextlib.suppress(psutil.Error):
+        alive = [c for c in alive if c.status() != psutil.STATUS_ZOMBIE]
+    assert alive == [] or psutil.wait_procs(alive, timeout=10)[1] == [], alive
+
+    # The same search continues here, in this process: only the missing fits.
+    continued = tmp_path / "continued.csv"
+    assert main([*argv, "--output", str(continued)]) == 0
+    out = capsys.readouterr().out
+    assert f"{kept} of 4 fits read from {checkpoint}, {4 - kept} to train" in out
+    assert out.count("; shared fit") == 2 * (4 - kept)  # 2 candidates per fit
+    assert checkpoint.read_bytes().count(b"\n") == 5
+    _assert_same_results(pd.read_csv(continued), serial_longer)
+
+
+def test_cli_search_without_any_worker_left_stops_with_one_line(
+    client, tmp_path, capsys, monkeypatch
+):
+    from sk_mnist import _dask
+    from sk_mnist.cli import main
+
+    # The cluster is found with its workers (ncores), then seems to lose them
+    # all (nthreads, which the watchdog asks).
+    monkeypatch.setattr(_dask, "NO_WORKER_TIMEOUT", 0.5)
+    ncores = distributed.Client.nthreads
+    monkeypatch.setattr(distributed.Client, "ncores", ncores)
+    monkeypatch.setattr(distributed.Client, "nthreads", lambda self, *a, **k: {})
+    checkpoint = tmp_path / "search.ckpt"
+    argv = [*_SEARCH, "--scheduler", client.scheduler.address,
+            "--checkpoint", str(checkpoint)]  # fmt: skip
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert re.fullmatch(
+        re.escape("sk-mnist: error: no Dask worker is left (for 0.5 s); ")
+        + r"\d of 4 fits kept in "
+        + re.escape(f"{checkpoint}; continue with: sk-mnist {' '.join(argv)}\n"),
+        err,
+    ), err

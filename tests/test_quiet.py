@@ -61,3 +61,34 @@ def test_block_restores_stderr_after_an_exception(capfd):
         pass
     os.write(2, b"direct\n")
     assert capfd.readouterr().err == "kept\ndirect\n"
+
+
+def test_a_process_that_dies_in_the_block_still_shows_its_last_words():
+    # absl's fatal line, then abort(): Python's finally never runs. The filter
+    # is a process of its own and writes the line all the same.
+    script = """
+import os
+from sk_mnist._quiet import tensorflow_noise_hidden
+with tensorflow_noise_hidden():
+    os.write(2, b"I0000 00:00:1.5 7 cudart_stub.cc:31] Could not find cuda drivers\\n")
+    os.write(2, b"F0000 00:00:1.5 7 flags.cc:234] Unknown flag in TF_XLA_FLAGS\\n")
+    os.write(2, b"no line end")
+    os.abort()
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert result.stderr.splitlines() == [
+        "F0000 00:00:1.5 7 flags.cc:234] Unknown flag in TF_XLA_FLAGS",
+        "no line end",
+    ]
+
+
+def test_nested_blocks_are_one_and_stderr_is_back_after(capfd):
+    with tensorflow_noise_hidden():
+        with tensorflow_noise_hidden():
+            os.write(2, b"inner\n")
+        os.write(2, b"outer\n")
+    os.write(2, b"after\n")
+    assert capfd.readouterr().err == "inner\nouter\nafter\n"

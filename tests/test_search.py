@@ -350,7 +350,8 @@ def test_other_estimators_are_refused_with_what_to_do(mnist_1000):
         search.fit(X[:20].reshape(20, -1), y[:20])
 
 
-def test_same_constructor_as_grid_search():
+def test_same_constructor_as_grid_search_and_a_checkpoint():
     estimator = MNISTClassifier()
     params = EpochGridSearchCV(estimator, {"epochs": [1]}).get_params(deep=False)
-    assert params == GridSearchCV(estimator, {"epochs": [1]}).get_params(deep=False)
+    expected = GridSearchCV(estimator, {"epochs": [1]}).get_params(deep=False)
+    assert params == {**expected, "checkpoint": None}
