@@ -26,6 +26,7 @@ _PUBLIC = {
     "TemporaryStorageError": "sk_mnist.persistence",
     "UnsafeModelFileError": "sk_mnist.persistence",
     "dump": "sk_mnist.persistence",
+    "hide_tensorflow_startup_lines": "sk_mnist._quiet",
     "load": "sk_mnist.persistence",
     "load_mnist": "sk_mnist.datasets",
     "make_mnist_pipeline": "sk_mnist.pipeline",

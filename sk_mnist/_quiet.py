@@ -9,7 +9,8 @@ does not hide them all: :func:`tensorflow_noise_hidden` sends descriptor 2
 through a small filter process that drops those known lines and passes every
 other line on as it comes, so a real error, a Python warning, or the last words
 of a process that dies in a C++ abort still reach the user. The library never
-calls it: it does not filter a user's stderr.
+calls it on its own: it does not filter a user's stderr unless asked, with
+:func:`hide_tensorflow_startup_lines` in a script or a notebook.
 """
 
 import contextlib
@@ -18,7 +19,11 @@ import re
 import subprocess
 import sys
 
-__all__ = ["tensorflow_noise_hidden", "is_startup_noise"]
+__all__ = [
+    "hide_tensorflow_startup_lines",
+    "tensorflow_noise_hidden",
+    "is_startup_noise",
+]
 
 #: A line of TensorFlow's C++ (absl) log: severity, date, time, thread, file:line.
 ABSL_LINE = re.compile(r"^[IWEF]\d{4} [\d:.]+\s+\d+ \S+:\d+\] ")
@@ -181,3 +186,35 @@ def tensorflow_noise_hidden():
             process.wait(timeout=FILTER_WAIT)
         except subprocess.TimeoutExpired:  # a child still holds the pipe
             pass
+
+
+def hide_tensorflow_startup_lines():
+    """Start the Keras backend now, with TensorFlow's start-up lines held back.
+
+    On a machine without a GPU, TensorFlow writes its start-up lines (``Could not
+    find cuda drivers``, ``failed call to cuInit``, ...) to the process's stderr
+    when it is imported and when it first lists its devices, before
+    ``TF_CPP_MIN_LOG_LEVEL`` can hide them all; in a notebook they land in the
+    output of the first cell that trains. Call this once, at the top of a
+    script or notebook: it imports Keras and, on the TensorFlow backend,
+    TensorFlow, and lists the devices, inside :func:`tensorflow_noise_hidden`,
+    so those lines are dropped and any other line is shown. Unless you set
+    ``TF_CPP_MIN_LOG_LEVEL``, it sets it to 2 first, as the command line does,
+    so TensorFlow's later info and warning lines (``Compiled cluster using
+    XLA``) stay hidden too; its errors still show. Afterwards stderr is left as
+    it was. On the JAX backend it imports no TensorFlow. Calling it again does
+    nothing more.
+
+    Examples
+    --------
+    >>> import sk_mnist
+    >>> sk_mnist.hide_tensorflow_startup_lines()
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with tensorflow_noise_hidden():
+        import keras
+
+        if keras.config.backend() == "tensorflow":
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()

@@ -92,3 +92,27 @@ def test_nested_blocks_are_one_and_stderr_is_back_after(capfd):
         os.write(2, b"outer\n")
     os.write(2, b"after\n")
     assert capfd.readouterr().err == "inner\nouter\nafter\n"
+
+
+def _stderr_of_a_fit(hide):
+    script = (
+        "import sk_mnist\n"
+        + ("sk_mnist.hide_tensorflow_startup_lines()\n" if hide else "")
+        + "(X, y), _ = sk_mnist.load_mnist()\n"
+        "model = sk_mnist.make_mnist_pipeline(hidden_units=32, epochs=2, "
+        "random_state=0)\n"
+        "model.fit(X[:600], y[:600])\n"
+        "print(model.score(X[:600], y[:600]))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert float(result.stdout) > 0.5  # it trained
+    return result.stderr.splitlines()
+
+
+def test_hide_tensorflow_startup_lines_leaves_none_for_a_script():
+    assert any(is_startup_noise(line) for line in _stderr_of_a_fit(hide=False))
+    assert _stderr_of_a_fit(hide=True) == []
