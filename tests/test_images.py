@@ -14,7 +14,14 @@ from PIL import ExifTags, Image, ImageDraw, ImageOps
 from scipy import ndimage
 
 import sk_mnist
-from sk_mnist.images import MAX_PIXELS, ImageReadError, _ink, read_digits, to_mnist
+from sk_mnist.images import (
+    MAX_PIXELS,
+    ImageReadError,
+    _fit_and_centre,
+    _ink,
+    read_digits,
+    to_mnist,
+)
 
 
 def draw_seven(mode="RGB", size=112, ink="black", paper="white", offset=(0, 0)):
@@ -128,7 +135,10 @@ def test_npy_arrays_are_used_as_they_are(tmp_path, shape):
     np.testing.assert_array_equal(digits, array.reshape(-1, 28, 28))
 
 
-@pytest.mark.parametrize("array", [np.zeros((28, 28)), np.full((28, 28), 1.5)])
+@pytest.mark.parametrize(
+    "array",
+    [np.zeros((28, 28)), np.full((28, 28), 1.5), np.eye(28, dtype=np.uint8)],
+)  # (whole numbers up to 1 are not scaled floats)
 def test_float_npy_arrays_not_scaled_to_0_1_are_used(tmp_path, array):
     np.save(tmp_path / "floats.npy", array)
     np.testing.assert_array_equal(
@@ -149,6 +159,8 @@ def test_float_npy_arrays_not_scaled_to_0_1_are_used(tmp_path, array):
         (np.full((28, 28), -1, np.int16), "0..255"),
         (np.zeros((0, 28, 28)), r"empty.npy: expected at least one 28x28 image"),
         (np.full((28, 28), "x"), "expected numbers"),
+        (np.zeros((28, 28), complex), "expected numbers, got dtype complex128"),
+        (np.eye(28, dtype=np.float32), "scaled to 0..1"),  # any float type
     ],
 )
 def test_unsuitable_npy_arrays_are_refused(tmp_path, array, message):
@@ -580,3 +592,60 @@ def test_ink_on_light_paper_is_measured_from_the_paper():
     ink = _ink(gray)
     assert ink[20, 20] == 100 and ink[0, 0] == 0 and ink[35, 35] == 0
     assert ink.min() == 0
+
+
+def two_tone_bar():
+    """A bar 40x10 on black, its top half at 255, its bottom half at 200."""
+    gray = np.zeros((60, 60), np.float32)
+    gray[10:30, 20:30] = 255
+    gray[30:50, 20:30] = 200
+    return gray
+
+
+def test_the_digit_is_resampled_to_the_pixel_as_recorded():
+    # Pins the whole construction to the pixel: the crop (not one row or
+    # column more or less), the scale to 0..255, the Lanczos fit into 20x20 and
+    # the placing. Made by to_mnist(two_tone_bar()) with Pillow 13.0; if another
+    # Pillow's Lanczos moves a pixel by 1, look at the change, then remake it:
+    # np.save("tests/data/two_tone_bar.mnist.npy", to_mnist(two_tone_bar())).
+    recorded = np.load(Path(__file__).parent / "data" / "two_tone_bar.mnist.npy")
+    np.testing.assert_array_equal(to_mnist(two_tone_bar()), recorded)
+    top, bottom, left, right = bounding_box(recorded, level=100)
+    assert (bottom - top + 1, right - left + 1) == (20, 5)  # 40x10 halved
+
+
+@pytest.mark.parametrize(
+    "image, message",
+    [
+        (np.zeros((0, 5)), "the image is empty"),
+        (np.zeros((1, 1)), "no digit found: the image has a single gray level"),
+    ],
+)
+def test_empty_and_single_pixel_images(image, message):
+    with pytest.raises(ImageReadError) as error:
+        to_mnist(image)
+    assert str(error.value) == message
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_a_lopsided_digit_is_kept_whole_inside_the_frame(flip):
+    # A heavy head and a long tail, 20 pixels tall: centring the mass would
+    # push the tail out of the 28x28 frame (or, upside down, the head's top
+    # row); it is placed against the edge instead, every row of it kept.
+    gray = np.zeros((20, 20), np.float32)
+    gray[:5] = 255  # the head
+    gray[5:, 9:11] = 255  # the tail
+    digit = to_mnist(np.flipud(gray) if flip else gray)
+    top, bottom, _, _ = bounding_box(digit, level=100)
+    assert bottom - top + 1 == 20
+    assert (top, bottom) == ((0, 19) if flip else (8, 27))
+
+
+def test_a_big_crop_is_block_averaged_by_its_size_over_80_first():
+    # A digit 180 pixels tall is first reduced by 180 // 80 = 2 (an exact block
+    # average), then fitted: the same digit as from its half-size version.
+    rows, cols = np.indices((180, 120))
+    ink = np.where(np.hypot(rows - 90, (cols - 60) * 1.5) < 85, 255.0, 0.0)
+    ink = ink.astype(np.float32)
+    half = np.asarray(Image.fromarray(ink).reduce(2))
+    np.testing.assert_array_equal(_fit_and_centre(ink), _fit_and_centre(half))
