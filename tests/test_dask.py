@@ -227,3 +227,25 @@ def test_cli_search_on_its_own_local_cluster_gives_the_serial_scores(tmp_path, c
     dask_results, serial_results = pd.read_csv(on_dask), pd.read_csv(serial)
     assert (serial_results["mean_test_score"] > 0.15).all()  # learnt; chance 0.1
     pd.testing.assert_frame_equal(dask_results[scores], serial_results[scores])
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_cluster_of_one_worker_thread_is_refused(threads):
+    # joblib would run every fit of a one-thread cluster in this process, without
+    # a word: refused, saying what to start. Two threads are enough.
+    from sk_mnist._dask import ClusterError, on_dask
+
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=threads, processes=False,
+        dashboard_address=None,
+    ) as cluster:  # fmt: skip
+        address = cluster.scheduler_address
+        if threads == 1:
+            with pytest.raises(ClusterError) as error:
+                with on_dask(scatter=[], scheduler=address, stream=sys.stderr):
+                    pass
+            assert f"{address} has 1 worker thread(s)" in str(error.value)
+            assert "Start at least 2 worker threads" in str(error.value)
+        else:
+            with on_dask(scatter=[], scheduler=address, stream=sys.stderr) as client:
+                assert sum(client.ncores().values()) == 2
