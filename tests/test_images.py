@@ -612,6 +612,22 @@ def test_the_digit_is_resampled_to_the_pixel_as_recorded():
     np.testing.assert_array_equal(to_mnist(two_tone_bar()), recorded)
     top, bottom, left, right = bounding_box(recorded, level=100)
     assert (bottom - top + 1, right - left + 1) == (20, 5)  # 40x10 halved
+    # Faint ink (under a fifth of the peak) just beside the crop stays out of it.
+    faint = two_tone_bar()
+    faint[10:50, [19, 30]] = 40
+    np.testing.assert_array_equal(to_mnist(faint), recorded)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 2), (2, 2), (3, 2)])
+def test_a_dot_is_placed_symmetric_about_the_centre_pixel(shape):
+    # The smallest digits: resampled within zeros all round (the padding),
+    # their centre on pixel (14, 14), the same on either side of it.
+    gray = np.zeros((30, 30), np.float32)
+    gray[10 : 10 + shape[0], 12 : 12 + shape[1]] = 255
+    digit = to_mnist(gray).astype(int)
+    assert digit[14, 14] == digit.max() > 0
+    np.testing.assert_array_equal(digit[1:14], digit[27:14:-1])
+    np.testing.assert_array_equal(digit[:, 1:14], digit[:, 27:14:-1])
 
 
 @pytest.mark.parametrize(
