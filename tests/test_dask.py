@@ -406,3 +406,25 @@ def test_cli_search_without_any_worker_left_stops_with_one_line(
         + re.escape(f"{checkpoint}; continue with: sk-mnist {' '.join(argv)}\n"),
         err,
     ), err
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_cluster_of_one_worker_thread_is_refused(threads):
+    # joblib would run every fit of a one-thread cluster in this process, without
+    # a word: refused, saying what to start. Two threads are enough.
+    from sk_mnist._dask import ClusterError, on_dask
+
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=threads, processes=False,
+        dashboard_address=None,
+    ) as cluster:  # fmt: skip
+        address = cluster.scheduler_address
+        if threads == 1:
+            with pytest.raises(ClusterError) as error:
+                with on_dask(scatter=[], scheduler=address, stream=sys.stderr):
+                    pass
+            assert f"{address} has 1 worker thread(s)" in str(error.value)
+            assert "Start at least 2 worker threads" in str(error.value)
+        else:
+            with on_dask(scatter=[], scheduler=address, stream=sys.stderr) as client:
+                assert sum(client.ncores().values()) == 2

@@ -1,17 +1,27 @@
 """Image files and .npy arrays become MNIST-like 28x28 uint8 digits."""
 
+import os
 import struct
 import subprocess
 import sys
 import warnings
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import ExifTags, Image, ImageDraw, ImageOps
 from scipy import ndimage
 
-from sk_mnist.images import MAX_PIXELS, ImageReadError, read_digits, to_mnist
+import sk_mnist
+from sk_mnist.images import (
+    MAX_PIXELS,
+    ImageReadError,
+    _fit_and_centre,
+    _ink,
+    read_digits,
+    to_mnist,
+)
 
 
 def draw_seven(mode="RGB", size=112, ink="black", paper="white", offset=(0, 0)):
@@ -125,7 +135,10 @@ def test_npy_arrays_are_used_as_they_are(tmp_path, shape):
     np.testing.assert_array_equal(digits, array.reshape(-1, 28, 28))
 
 
-@pytest.mark.parametrize("array", [np.zeros((28, 28)), np.full((28, 28), 1.5)])
+@pytest.mark.parametrize(
+    "array",
+    [np.zeros((28, 28)), np.full((28, 28), 1.5), np.eye(28, dtype=np.uint8)],
+)  # (whole numbers up to 1 are not scaled floats)
 def test_float_npy_arrays_not_scaled_to_0_1_are_used(tmp_path, array):
     np.save(tmp_path / "floats.npy", array)
     np.testing.assert_array_equal(
@@ -146,6 +159,8 @@ def test_float_npy_arrays_not_scaled_to_0_1_are_used(tmp_path, array):
         (np.full((28, 28), -1, np.int16), "0..255"),
         (np.zeros((0, 28, 28)), r"empty.npy: expected at least one 28x28 image"),
         (np.full((28, 28), "x"), "expected numbers"),
+        (np.zeros((28, 28), complex), "expected numbers, got dtype complex128"),
+        (np.eye(28, dtype=np.float32), "scaled to 0..1"),  # any float type
     ],
 )
 def test_unsuitable_npy_arrays_are_refused(tmp_path, array, message):
@@ -218,6 +233,10 @@ def test_a_picture_declaring_too_many_pixels_is_refused_before_decoding(
     with pytest.raises(ImageReadError) as error:
         read_digits(path)
     assert said in str(error.value) and f"{MAX_PIXELS}" in str(error.value)
+    assert str(error.value).endswith(  # what to do
+        "read_digits accepts; scale it down (a digit needs no more than a few "
+        "hundred pixels a side)"
+    )
 
 
 def test_a_picture_of_max_pixels_is_read(tmp_path):
@@ -238,7 +257,7 @@ def peak_mib():  # this process's own peak: ru_maxrss also counts its parent's
 
 before = peak_mib()
 digit = read_digits(sys.argv[1])[0]
-print(peak_mib() - before, int(digit.max()))
+print(peak_mib() - before, digit.tobytes().hex())
 """
 
 
@@ -261,12 +280,17 @@ def test_a_48_megapixel_photo_is_read_in_little_memory(
     # process held before: 55 and 65 MiB measured (1.6 and 1.5 GiB before the
     # pictures were reduced in Pillow first). Not decoding the JPEG reduced
     # takes 231 MiB; not reducing the PNG before the float copy 781 MiB.
+    # The process imports the very sk_mnist this test imported (under mutmut,
+    # the mutated one) and reads the digit this process reads.
+    package_root = Path(sk_mnist.__file__).parents[1]
+    path = os.pathsep.join([str(package_root), os.environ.get("PYTHONPATH", "")])
     done = subprocess.run(
         [sys.executable, "-c", _PEAK_MEMORY, str(photos_48_megapixels / name)],
         capture_output=True, text=True, check=True,
+        env=dict(os.environ, PYTHONPATH=path),
     )  # fmt: skip
-    peak_mib, brightest = done.stdout.split()
-    assert int(brightest) == 255
+    peak_mib, digit = done.stdout.split()
+    assert bytes.fromhex(digit) == read_digits(photos_48_megapixels / name).tobytes()
     assert float(peak_mib) < budget_mib, peak_mib
 
 
@@ -299,6 +323,7 @@ def test_float_pictures_in_0_1_or_0_255(tmp_path, scale):
             r"float gray values must lie in 0..1 or 0..255, got 0..510",
         ),
         (lambda gray: gray - 1, "got -1..254"),
+        (lambda gray: gray + 0.5, "got 0.5..255.5"),  # just above 0..255
         (lambda gray: np.where(gray > 100, np.nan, 0), "got nan..nan"),
         (lambda gray: np.where(gray > 100, np.inf, 0), "got 0..inf"),
         (lambda gray: np.where(gray < 100, np.nan, gray), "NaN or infinite"),
@@ -310,6 +335,11 @@ def test_float_pictures_out_of_range_are_refused(tmp_path, values, said):
     with pytest.raises(ImageReadError, match=said) as error:
         read_digits(path)
     assert str(error.value).startswith(str(path) + ": ")
+    assert str(error.value).endswith(
+        "save the picture with values in one of these ranges"
+        if "gray values" in said or "got" in said
+        else ": the picture holds NaN or infinite values"
+    )
 
 
 def test_16_bit_pictures_use_their_whole_range(tmp_path):
@@ -413,3 +443,225 @@ def test_a_small_digit_in_a_big_picture_keeps_its_detail():
     # 256 pixels first, 0.955 and 0.974, 3.9 and 3.8.
     assert np.corrcoef(digit.ravel(), reference.ravel())[0, 1] > 0.985
     assert np.abs(digit.astype(int) - reference).mean() < 2.5
+
+
+# --- each rule at its edge: mutation testing (CONTRIBUTING.md) found these unchecked --
+
+
+def test_integer_pictures_beyond_16_bits_are_refused(tmp_path):
+    path = tmp_path / "wide.tif"
+    gray = np.asarray(draw_seven(mode="L"), dtype=np.int32) * 257
+    Image.fromarray(gray + 1).save(path)  # 1..65536: one above 16 bits
+    assert Image.open(path).mode == "I"
+    with pytest.raises(ImageReadError) as error:
+        read_digits(path)
+    assert str(error.value) == (
+        f"{path}: integer gray values must lie in 0..65535, got 1..65536; "
+        "save the picture with values in one of these ranges"
+    )
+
+
+def picture(mode, digit, paper, size=112):
+    """A 7 of gray ``digit`` on ``paper``, as an Image of ``mode`` ("F", "I;16")."""
+    ink = np.asarray(draw_seven(mode="L", ink=255, paper=0, size=size)) / 255.0
+    gray = paper + ink * (digit - paper)
+    if mode == "F":
+        return Image.fromarray(gray.astype(np.float32), mode="F")
+    image = Image.fromarray(np.rint(gray).astype(np.uint16))
+    assert image.mode == mode
+    return image
+
+
+@pytest.mark.parametrize(
+    "mode, digit, paper",
+    [
+        ("F", 2.0, 1.0),  # above 1: 0..255, a dark paper, a darker-still digit
+        ("F", 1.0, 0.499),  # 0..1: the paper is 127.2 of 255, just dark
+        ("F", 255.0, 100.0),  # 0..255: the paper is dark (100), kept as it is
+        ("I;16", 65535, 32767),  # the paper is 127.498 of 255: dark
+        ("I;16", 0, 32768),  # the paper is 127.502 of 255: light, inverted
+    ],
+)
+def test_wide_pictures_are_scaled_to_0_255_before_mid_gray_decides(mode, digit, paper):
+    # Float pictures in 0..1 are multiplied by 255, 16-bit ones by 255/65535,
+    # float ones above 1 and 8-bit values kept: mid-gray (127.5 of 255) then
+    # decides which side is the paper, exactly as for an 8-bit picture.
+    reference = to_mnist(draw_seven(mode="L"))
+    np.testing.assert_allclose(to_mnist(picture(mode, digit, paper)), reference, atol=1)
+
+
+def test_a_big_picture_is_halved_first_as_its_docstring_says(tmp_path):
+    # 2048 pixels and more: reduced by 2 (a block average) before anything else.
+    big = draw_seven(mode="L", size=2100)
+    np.testing.assert_array_equal(to_mnist(big), to_mnist(big.reduce(2)))
+    path = tmp_path / "seven16.png"  # 16-bit: reduced as a float picture
+    Image.fromarray(np.asarray(big, dtype=np.uint16) * 257).save(path)
+    np.testing.assert_allclose(read_digits(path)[0], to_mnist(big), atol=1)
+
+
+@pytest.mark.parametrize("mode", ["LA", "PA"])
+def test_transparent_gray_and_palette_pictures_count_as_white_paper(mode):
+    # Black everywhere; opaque only on the 7's stroke.
+    opaque = Image.new("L", (112, 112), 0)
+    ImageDraw.Draw(opaque).line([(30, 20), (80, 20), (50, 95)], fill=255, width=9)
+    image = Image.new(mode[0], (112, 112), 0)
+    if mode == "PA":
+        image.putpalette([0, 0, 0] * 256)
+    image.putalpha(opaque)
+    assert image.mode == mode
+    np.testing.assert_allclose(to_mnist(image), to_mnist(draw_seven()), atol=2)
+
+
+def test_palette_pictures_without_transparency_read_as_gray():
+    colours = draw_seven(mode="RGB", ink=(200, 30, 90), paper=(250, 240, 180))
+    palette = colours.convert("P")
+    assert "transparency" not in palette.info
+    np.testing.assert_array_equal(
+        to_mnist(palette), to_mnist(palette.convert("RGB").convert("L"))
+    )
+
+
+def frame(height, width, paper_edges, bright_edges):
+    """A picture whose outermost edges and next-inner edges are set one by one.
+
+    Edges are "top", "bottom", "left", "right" (outermost) and "top2", ...
+    (the row or column just inside). ``paper_edges`` are 0, ``bright_edges`` 255,
+    set in that order; the rest is 0.
+    """
+    gray = np.zeros((height, width), np.float32)
+    where = {
+        "top": np.s_[0, :], "bottom": np.s_[-1, :],
+        "left": np.s_[1:-1, 0], "right": np.s_[1:-1, -1],
+        "top2": np.s_[1, :], "bottom2": np.s_[-2, :],
+        "left2": np.s_[1:-1, 1], "right2": np.s_[1:-1, -2],
+    }  # fmt: skip
+    for edge in bright_edges:
+        gray[where[edge]] = 255
+    for edge in paper_edges:
+        gray[where[edge]] = 0
+    return gray
+
+
+@pytest.mark.parametrize(
+    "gray",
+    [
+        # Wide: the top and bottom rows are most of the border. Taking the row
+        # just inside instead of either makes the median 255 (inverted).
+        frame(6, 100, ["top", "bottom"], ["top2", "bottom2", "left", "right"]),
+        # Tall: the same for the left and right columns.
+        frame(100, 6, ["left", "right"], ["left2", "right2", "top", "bottom"]),
+        # Tall, the left column dark and the right one bright: leaving out the
+        # left column (a slice left empty) makes the median 255.
+        frame(100, 6, ["left", "top", "bottom"], ["right"]),
+        frame(100, 6, ["right", "top", "bottom"], ["left"]),
+    ],
+)
+def test_the_background_is_the_median_of_the_outermost_pixels(gray):
+    # The border holds more 0 than 255: dark paper, the bright pixels are ink,
+    # as they are (no noise on the border: nothing more removed).
+    np.testing.assert_array_equal(_ink(gray), gray)
+
+
+@pytest.mark.parametrize(
+    "paper, digit, inverted",
+    [
+        ([127, 128], 255, False),  # a median of exactly 127.5 is not light
+        ([128, 128], 0, True),  # 128 is
+        ([127, 127], 255, False),
+    ],
+)
+def test_mid_gray_paper_at_the_edge(paper, digit, inverted):
+    rows, cols = np.indices((60, 60))
+    gray = np.where((rows + cols) % 2, *paper).astype(np.float32)
+    gray[10:50, 28:32] = digit
+    ink = _ink(gray)
+    assert ink[30, 30] > 100 and ink[0, 0] == 0
+    background = np.mean(paper)
+    noise = 1.4826 * abs(paper[0] - background)
+    expected = abs(digit - background) - 3 * noise
+    np.testing.assert_allclose(ink[30, 30], expected, rtol=1e-6)
+    assert (ink[30, 30] > 0) and inverted == (digit < background)
+
+
+def test_ink_on_light_paper_is_measured_from_the_paper():
+    # Paper at 200 (uniform: no noise), a digit at 100: ink 100 exactly, the
+    # paper 0, a speck darker than... lighter than the paper 0, not negative.
+    gray = np.full((40, 40), 200.0, np.float32)
+    gray[10:30, 18:22] = 100
+    gray[35, 35] = 230
+    ink = _ink(gray)
+    assert ink[20, 20] == 100 and ink[0, 0] == 0 and ink[35, 35] == 0
+    assert ink.min() == 0
+
+
+def two_tone_bar():
+    """A bar 40x10 on black, its top half at 255, its bottom half at 200."""
+    gray = np.zeros((60, 60), np.float32)
+    gray[10:30, 20:30] = 255
+    gray[30:50, 20:30] = 200
+    return gray
+
+
+def test_the_digit_is_resampled_to_the_pixel_as_recorded():
+    # Pins the whole construction to the pixel: the crop (not one row or
+    # column more or less), the scale to 0..255, the Lanczos fit into 20x20 and
+    # the placing. Made by to_mnist(two_tone_bar()) with Pillow 13.0; if another
+    # Pillow's Lanczos moves a pixel by 1, look at the change, then remake it:
+    # np.save("tests/data/two_tone_bar.mnist.npy", to_mnist(two_tone_bar())).
+    recorded = np.load(Path(__file__).parent / "data" / "two_tone_bar.mnist.npy")
+    np.testing.assert_array_equal(to_mnist(two_tone_bar()), recorded)
+    top, bottom, left, right = bounding_box(recorded, level=100)
+    assert (bottom - top + 1, right - left + 1) == (20, 5)  # 40x10 halved
+    # Faint ink (under a fifth of the peak) just beside the crop stays out of it.
+    faint = two_tone_bar()
+    faint[10:50, [19, 30]] = 40
+    np.testing.assert_array_equal(to_mnist(faint), recorded)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 2), (2, 2), (3, 2)])
+def test_a_dot_is_placed_symmetric_about_the_centre_pixel(shape):
+    # The smallest digits: resampled within zeros all round (the padding),
+    # their centre on pixel (14, 14), the same on either side of it.
+    gray = np.zeros((30, 30), np.float32)
+    gray[10 : 10 + shape[0], 12 : 12 + shape[1]] = 255
+    digit = to_mnist(gray).astype(int)
+    assert digit[14, 14] == digit.max() > 0
+    np.testing.assert_array_equal(digit[1:14], digit[27:14:-1])
+    np.testing.assert_array_equal(digit[:, 1:14], digit[:, 27:14:-1])
+
+
+@pytest.mark.parametrize(
+    "image, message",
+    [
+        (np.zeros((0, 5)), "the image is empty"),
+        (np.zeros((1, 1)), "no digit found: the image has a single gray level"),
+    ],
+)
+def test_empty_and_single_pixel_images(image, message):
+    with pytest.raises(ImageReadError) as error:
+        to_mnist(image)
+    assert str(error.value) == message
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_a_lopsided_digit_is_kept_whole_inside_the_frame(flip):
+    # A heavy head and a long tail, 20 pixels tall: centring the mass would
+    # push the tail out of the 28x28 frame (or, upside down, the head's top
+    # row); it is placed against the edge instead, every row of it kept.
+    gray = np.zeros((20, 20), np.float32)
+    gray[:5] = 255  # the head
+    gray[5:, 9:11] = 255  # the tail
+    digit = to_mnist(np.flipud(gray) if flip else gray)
+    top, bottom, _, _ = bounding_box(digit, level=100)
+    assert bottom - top + 1 == 20
+    assert (top, bottom) == ((0, 19) if flip else (8, 27))
+
+
+def test_a_big_crop_is_block_averaged_by_its_size_over_80_first():
+    # A digit 180 pixels tall is first reduced by 180 // 80 = 2 (an exact block
+    # average), then fitted: the same digit as from its half-size version.
+    rows, cols = np.indices((180, 120))
+    ink = np.where(np.hypot(rows - 90, (cols - 60) * 1.5) < 85, 255.0, 0.0)
+    ink = ink.astype(np.float32)
+    half = np.asarray(Image.fromarray(ink).reduce(2))
+    np.testing.assert_array_equal(_fit_and_centre(ink), _fit_and_centre(half))
