@@ -188,33 +188,39 @@ def tensorflow_noise_hidden():
             pass
 
 
+_for_the_process = None  # the block hide_tensorflow_startup_lines() keeps open
+
+
 def hide_tensorflow_startup_lines():
-    """Start the Keras backend now, with TensorFlow's start-up lines held back.
+    """From now on, drop TensorFlow's start-up lines from this process's stderr.
 
     On a machine without a GPU, TensorFlow writes its start-up lines (``Could not
     find cuda drivers``, ``failed call to cuInit``, ...) to the process's stderr
     when it is imported and when it first lists its devices, before
     ``TF_CPP_MIN_LOG_LEVEL`` can hide them all; in a notebook they land in the
-    output of the first cell that trains. Call this once, at the top of a
-    script or notebook: it imports Keras and, on the TensorFlow backend,
-    TensorFlow, and lists the devices, inside :func:`tensorflow_noise_hidden`,
-    so those lines are dropped and any other line is shown. Unless you set
-    ``TF_CPP_MIN_LOG_LEVEL``, it sets it to 2 first, as the command line does,
-    so TensorFlow's later info and warning lines (``Compiled cluster using
-    XLA``) stay hidden too; its errors still show. Afterwards stderr is left as
-    it was. On the JAX backend it imports no TensorFlow. Calling it again does
+    output of the first cell that trains, and again for each worker process of
+    a search with ``n_jobs``. Call this once, at the top of a script or
+    notebook: descriptor 2 goes through the filter of
+    :func:`tensorflow_noise_hidden` for the rest of the process, and of the
+    processes it starts (they inherit it), so those lines are dropped and every
+    other line is shown as it comes. Unless you set ``TF_CPP_MIN_LOG_LEVEL``, it
+    sets it to 2, as the command line does, so TensorFlow's later info and
+    warning lines (``Compiled cluster using XLA``) stay hidden too; its errors
+    show. Call it before anything starts TensorFlow: importing
+    ``MNISTClassifier`` or ``make_mnist_pipeline`` does. Calling it again does
     nothing more.
 
     Examples
     --------
+    The first lines of a script or notebook (not run by the doctests, since it
+    changes the test process's stderr; ``tests/test_quiet.py`` runs it in a
+    process of its own, and the notebooks start with it):
+
     >>> import sk_mnist
-    >>> sk_mnist.hide_tensorflow_startup_lines()
+    >>> sk_mnist.hide_tensorflow_startup_lines()  # doctest: +SKIP
     """
+    global _for_the_process
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    with tensorflow_noise_hidden():
-        import keras
-
-        if keras.config.backend() == "tensorflow":
-            import tensorflow as tf
-
-            tf.config.list_physical_devices()
+    if _for_the_process is None and not _active:
+        _for_the_process = tensorflow_noise_hidden()
+        _for_the_process.__enter__()  # left open: the process's end closes it

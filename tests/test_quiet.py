@@ -114,5 +114,6 @@ def _stderr_of_a_fit(hide):
 
 
 def test_hide_tensorflow_startup_lines_leaves_none_for_a_script():
+    # Without it, this machine's TensorFlow prints them: the check has teeth.
     assert any(is_startup_noise(line) for line in _stderr_of_a_fit(hide=False))
     assert _stderr_of_a_fit(hide=True) == []
