@@ -17,6 +17,7 @@ import pytest
 import sk_mnist
 import sk_mnist.images
 import sk_mnist.plots
+from sk_mnist._quiet import is_startup_noise
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -82,3 +83,19 @@ def test_class_pages_list_their_methods(built_api, name):
     expected = public_members(cls)
     assert {"fit", "get_params", "set_params"} <= expected  # the check has teeth
     assert expected <= documented, sorted(expected - documented)
+
+
+def test_the_dask_script_of_the_scale_out_page_runs_as_a_script(tmp_path):
+    """As a user runs it: a script that starts a local cluster, with its guard."""
+    script = DOCS / "user_guide" / "search_on_dask.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "600"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    best_params, best_score = result.stdout.strip().rsplit(" ", 1)
+    assert "classifier__epochs" in best_params and float(best_score) > 0.5
+    assert not [line for line in result.stderr.splitlines() if is_startup_noise(line)]
