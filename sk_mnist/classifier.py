@@ -391,7 +391,9 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
         Samples per gradient update (and per batch when Keras' ``predict`` runs,
         see :meth:`predict_proba`).
     validation_split : float, default=0.0
-        Fraction of the training data held out to report ``val_*`` in ``history_``.
+        Fraction of the training data held out to report ``val_*`` in ``history_``:
+        the last rows, before shuffling, cut where Keras cuts (at
+        ``floor(n_samples * (1 - validation_split))``).
     validation_batch_size : int, default=None
         Batch size for the validation data; None means ``batch_size``.
     shuffle : bool, default=True
