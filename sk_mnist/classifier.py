@@ -100,15 +100,18 @@ _FORWARD_PASSES = weakref.WeakKeyDictionary()
 #: this many rows (the last one padded with zeros): XLA picks its matrix
 #: product's algorithm by shape, and rows computed in blocks of other sizes differ
 #: by up to 3e-7 on both backends; in blocks of one size a row's probabilities are
-#: the same wherever it stands and whatever the batch. 32 is the compromise
-#: measured by ``benchmarks/predict_block.py``: 64 and 128 made one image up to 3x
-#: slower.
-PREDICT_BLOCK = 32
-#: Most blocks per call of the compiled network: one call computes up to this
-#: many blocks in a loop compiled with it (4096 rows), each block the way a
-#: call of one block does. Calls of fewer blocks are padded to a power of two,
-#: so that at most 8 shapes (1, 2, 4, ..., 128 blocks) are ever compiled.
-PREDICT_CALL_BLOCKS = 128
+#: the same wherever it stands and whatever the batch. One image costs a whole
+#: block; bigger blocks compute many rows faster. Measured with
+#: ``benchmarks/predict_block.py`` (2026-12-07, both backends): on JAX blocks of
+#: 16 took one image from 0.52-0.60 ms to 0.41-0.45 ms for about the same
+#: 10000-image time; on TensorFlow, whose call costs more than the arithmetic,
+#: blocks of 16 saved 0.1 ms on one image and cost 20% on 10000 images.
+PREDICT_BLOCK = 16 if keras.backend.backend() == "jax" else 32
+#: Most blocks per call of the compiled network: one call computes this many
+#: blocks (4096 rows) in a loop compiled with it, each block the way a call of
+#: one block does. Calls of fewer blocks are padded to a power of two, so that
+#: at most 9 shapes are ever compiled per network.
+PREDICT_CALL_BLOCKS = 4096 // PREDICT_BLOCK
 
 _PREDICT_OPTIONS = ("batch_size", "verbose", "callbacks")
 _PREDICT_HOOKS = (
@@ -154,7 +157,8 @@ class _ForwardPass:
     ``tf.map_fn``) whose body is the network on one block. Each block is
     computed by the same program whatever the number of blocks, so a row's
     outputs are the same wherever it stands in whatever batch, and 10000 rows
-    cost 3 calls, not 313. ``traces`` counts the Python traces (one per number
+    cost 3 calls, not 313 (on JAX dispatched at once, so they overlap).
+    ``traces`` counts the Python traces (one per number
     of blocks per call).
 
     The model is held by a weak reference: a strong one, from a value of the
@@ -190,7 +194,9 @@ class _ForwardPass:
                 padded[: len(chunk)] = chunk
                 chunk = padded
             blocks = chunk.reshape(size, block, rows.shape[1])
-            outputs.append(self._call(size)(blocks)[:count])
+            # JAX returns at once (asynchronous dispatch): calls overlap.
+            outputs.append((self._call(size)(blocks), count))
+        outputs = [np.asarray(output)[:count] for output, count in outputs]
         outputs = np.concatenate(outputs) if len(outputs) > 1 else outputs[0]
         return outputs.reshape(-1, outputs.shape[-1])[:n_rows]
 
@@ -249,14 +255,13 @@ class _ForwardPass:
         forward = jax.jit(forward)
 
         def compile_for(size):
-            def call(blocks):
+            def call(blocks):  # a JAX array, computed in the background
                 model = self._model()
-                outputs = forward(
+                return forward(
                     [v.value for v in model.trainable_variables],
                     [v.value for v in model.non_trainable_variables],
                     blocks,
                 )
-                return np.asarray(outputs)
 
             return call
 

@@ -352,7 +352,7 @@ def test_a_rows_probabilities_do_not_depend_on_its_batch(fitted_on_mnist, mnist)
     _, (X_test, _) = mnist
     X = X_test.reshape(len(X_test), -1).astype(np.float32) / 255
     clf = fitted_on_mnist
-    whole = clf.predict_proba(X)  # 10000 rows: 313 blocks in 3 calls
+    whole = clf.predict_proba(X)  # 10000 rows: 3 calls of the compiled network
     # Batches of 1, 7, 32, 33 rows, at the start, in the middle, across blocks
     # and calls, in big batches: bit for bit the same probabilities (XLA's matrix
     # product differs by 1e-7 from one batch shape to another on both backends).
@@ -394,8 +394,8 @@ def test_the_compiled_network_is_called_once_per_4096_rows(
         for size, block, n_features in shapes:
             assert size & (size - 1) == 0 and size <= PREDICT_CALL_BLOCKS
             assert (block, n_features) == (PREDICT_BLOCK, 784)
-    # XLA compiles once per number of blocks: 1, 2, 4, ..., 128.
-    assert forward.traces <= 8
+    # XLA compiles once per number of blocks: 1, 2, 4, ..., PREDICT_CALL_BLOCKS.
+    assert forward.traces <= PREDICT_CALL_BLOCKS.bit_length()
 
 
 def test_predict_keeps_no_state_in_the_estimator_and_frees_the_network(blobs):
