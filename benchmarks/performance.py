@@ -643,9 +643,10 @@ def ratio_table(results):
     """12 lines: sk_mnist seeded and unseeded over the book (and scikit-learn)."""
     contenders, s = results["contenders"], results["settings"]
     load = results["load_average"]
+    rounds = s.get("rounds_done", s["repeats"])
     lines = [
         f"Ratios to what users would write instead, same round, median of "
-        f"{s['repeats']} round(s) [spread]; {s['n_train']} images, "
+        f"{rounds} round(s) [spread]; {s['n_train']} images, "
         f"{s['epochs']} epoch(s).",
         f"Load average (1 min) before and after: {load['before']:.2f}, "
         f"{load.get('after', float('nan')):.2f}.",
@@ -714,7 +715,8 @@ def markdown(results):
         f"with `{results['command']}` on {m['cpu']} ({m['cores']} cores), "
         f"{m['platform']}; Python {m['python']}, {versions}. "
         f"{s['n_train']} training images, {s['epochs']} epoch(s), batch 128; each "
-        f"contender in its own process, {s['repeats']} round(s), each round every "
+        f"contender in its own process, {s.get('rounds_done', s['repeats'])} "
+        "round(s), each round every "
         "contender in turn (the order reversed every other round). Figures: median "
         "of the rounds [min-max]; accuracy: their mean. Ratios: to the book's code "
         "on the same backend in the same round (MLPClassifier, onnxruntime: to "
@@ -797,6 +799,14 @@ def parse_args(argv):
     return args
 
 
+def write_json(path, results):
+    """Write ``results`` to ``path`` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(results, indent=1) + "\n")
+    os.replace(temporary, path)
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.child:
@@ -842,11 +852,12 @@ def main(argv=None):
     for repeat in range(args.repeats):
         print(f"round {repeat + 1} of {args.repeats}", flush=True)
         run_once(plan, dict(settings, round=repeat), models, results)
-    results["load_average"]["after"] = os.getloadavg()[0]
-    (args.output_dir / "performance.json").write_text(json.dumps(results, indent=1))
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=1) + "\n")
+        # Written after every round: an interrupted run keeps the rounds it made.
+        results["settings"]["rounds_done"] = repeat + 1
+        results["load_average"]["after"] = os.getloadavg()[0]
+        write_json(args.output_dir / "performance.json", results)
+        if args.json is not None:
+            write_json(args.json, results)
     report = markdown(results)
     (args.output_dir / "performance.md").write_text(report)
     # The last 12 lines printed are the ratio table (the stop hook shows them).
