@@ -11,6 +11,7 @@ under categorical cross-entropy, and squeezes ``predict_proba`` of one sample to
 """
 
 import copy
+import inspect
 import threading
 import weakref
 from contextlib import contextmanager
@@ -73,6 +74,27 @@ class _MixinsBeforeBaseEstimator(type):
             mro.remove(ClassifierMixin)
             mro.insert(mro.index(BaseEstimator), ClassifierMixin)
         return mro
+
+    def __call__(cls, *args, **kwargs):
+        """Refuse keywords that are no parameter with a message, not a bare TypeError.
+
+        scikeras' routed parameters (``optimizer__momentum=0.9``) and typos met
+        Python's "unexpected keyword argument" before any code of ours ran.
+        ``__init__`` keeps its plain signature (scikit-learn reads it, and its
+        checks pass every parameter to ``__init__`` and ``set_params``) and
+        stores without validation; only names that no ``__init__`` takes are
+        refused here, as Python would, with the message ``set_params`` gives.
+        """
+        unknown = set(kwargs) - set(cls._get_param_names())
+        if unknown:
+            raise TypeError(_unknown_parameters_message(sorted(unknown), cls))
+        return super().__call__(*args, **kwargs)
+
+    @property
+    def __signature__(cls):
+        """The signature of ``__init__`` (``inspect`` would read ``__call__``'s)."""
+        init = inspect.signature(cls.__init__)
+        return init.replace(parameters=list(init.parameters.values())[1:])
 
 
 class _LabelEncoder(ClassifierLabelEncoder):
@@ -342,27 +364,27 @@ def _check_labels_known(y, classes, *, given):
         )
 
 
-def _unknown_parameters_message(params):
+def _unknown_parameters_message(names, cls):
     """What is wrong with keywords that are no parameter, and what to do instead."""
-    names = sorted(params)
+    names = sorted(names)
     routed = [name for name in names if "__" in name]
     if routed:
         return (
-            f"Invalid parameter {routed[0]!r} for MNISTClassifier: scikeras routed "
+            f"Invalid parameter {routed[0]!r} for {cls.__name__}: scikeras routed "
             "parameters are not supported, every parameter is named in "
             "__init__. For optimizer settings pass an optimizer instance, "
             "e.g. optimizer=keras.optimizers.SGD(momentum=0.9)."
         )
     import difflib
 
-    valid = MNISTClassifier._get_param_names()
+    valid = cls._get_param_names()
     hints = [
         f"{name!r} (did you mean {close[0]!r}?)" if close else repr(name)
         for name in names
         for close in [difflib.get_close_matches(name, valid, n=1)]
     ]
     return (
-        f"MNISTClassifier got unexpected keyword argument(s) {', '.join(hints)}; "
+        f"{cls.__name__} got unexpected keyword argument(s) {', '.join(hints)}; "
         f"its parameters are {', '.join(valid)}."
     )
 
@@ -497,14 +519,10 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
         random_state=None,
         verbose=0,
         run_eagerly=False,
-        **kwargs,
     ):
         # KerasClassifier.__init__ is not called: it would set `model` and
-        # `build_fn`, which are not parameters here. `**kwargs` only catches
-        # scikeras' routed parameters (and typos) to refuse them with a message:
-        # without it Python's bare "unexpected keyword argument" came first.
-        if kwargs:
-            raise TypeError(_unknown_parameters_message(kwargs))
+        # `build_fn`, which are not parameters here. Keywords that are no
+        # parameter are refused by the metaclass, with a message.
         self.hidden_units = hidden_units
         self.activation = activation
         self.optimizer = optimizer
@@ -646,9 +664,9 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
         self : MNISTClassifier
             The estimator, its parameters changed.
         """
-        routed = {name: value for name, value in params.items() if "__" in name}
+        routed = [name for name in params if "__" in name]
         if routed:
-            raise ValueError(_unknown_parameters_message(routed))
+            raise ValueError(_unknown_parameters_message(routed, type(self)))
         return BaseEstimator.set_params(self, **params)
 
     def _validate_fit_data(self, X, y, sample_weight, *, reset):
