@@ -124,15 +124,16 @@ _FORWARD_PASSES = weakref.WeakKeyDictionary()
 #: by up to 3e-7 on both backends; in blocks of one size a row's probabilities are
 #: the same wherever it stands and whatever the batch. One image costs a whole
 #: block; bigger blocks compute many rows faster. Measured with
-#: ``benchmarks/predict_block.py`` (2026-12-07, both backends): on JAX blocks of
-#: 16 took one image from 0.52-0.60 ms to 0.41-0.45 ms for about the same
-#: 10000-image time; on TensorFlow, whose call costs more than the arithmetic,
-#: blocks of 16 saved 0.1 ms on one image and cost 20% on 10000 images.
-PREDICT_BLOCK = 16 if keras.backend.backend() == "jax" else 32
+#: ``benchmarks/predict_block.py`` and side by side in one process (2026-12-07):
+#: on JAX blocks of 16 took one image from 0.52-0.60 ms to 0.41-0.45 ms but
+#: 10000 images from 0.094-0.164 s to 0.110-0.201 s (slower in 5 rounds of 5),
+#: past the 0.75x of Keras' predict aimed at; on TensorFlow, whose call costs
+#: more than the arithmetic, 16 saved 0.1 ms on one image and cost 20% on 10000.
+PREDICT_BLOCK = 32
 #: Most blocks per call of the compiled network: one call computes this many
 #: blocks (4096 rows) in a loop compiled with it, each block the way a call of
 #: one block does. Calls of fewer blocks are padded to a power of two, so that
-#: at most 9 shapes are ever compiled per network.
+#: at most 8 shapes are ever compiled per network.
 PREDICT_CALL_BLOCKS = 4096 // PREDICT_BLOCK
 
 _PREDICT_OPTIONS = ("batch_size", "verbose", "callbacks")
