@@ -2,35 +2,45 @@
 
 One command measures every contender, each in its own fresh Python process (so that
 peak memory and start-up costs are its own), on full MNIST with the book's settings
-(Dense(512, relu) -> Dense(10, softmax), rmsprop, 5 epochs, batch 128, pixels / 255),
-unseeded everywhere, so that no contender pays for deterministic ops:
+(Dense(512, relu) -> Dense(10, softmax), rmsprop, 5 epochs, batch 128, pixels / 255):
 
-- the book's Keras code typed by hand, on TensorFlow and on JAX;
+- the book's Keras code typed by hand (build, compile, fit: the fit time includes
+  building and compiling the network, as every other contender's does), on
+  TensorFlow and on JAX;
 - a plain scikeras ``KerasClassifier`` in a ``Pipeline`` behind a hand-written
   ``FunctionTransformer`` that scales, on each backend;
-- the sk_mnist pipeline (``make_mnist_pipeline()``), on each backend;
-- scikit-learn's ``MLPClassifier(512,)`` (adam, 5 epochs, batch 128);
+- the sk_mnist pipeline (``make_mnist_pipeline()``), seeded (``random_state=0``:
+  bit-identical fits anywhere) and unseeded, on each backend;
+- scikit-learn's own pipeline, ``MinMaxScaler`` + ``MLPClassifier(512,)`` (adam,
+  5 epochs, batch 128);
 - when ``sk_mnist.to_onnx`` exists: the TensorFlow sk_mnist pipeline exported to
   ONNX and run by onnxruntime alone.
 
 JAX contenders run only when jax is installed (``KERAS_BACKEND=jax`` in their
-process). For each: fit time and its ratio to the book's code on the same backend,
-peak RSS of the whole process (``ru_maxrss``), test accuracy, one-image predict
-p50/p99 through the user's call (``pipeline.predict(X_test[i:i + 1])``,
-``model.predict`` for the book, with Keras' default batch size as the book has it;
-after 10 warm-up calls) and the 10000 test images in one predict call (the second
-such call; the first is in the JSON). Peak RSS is taken after fit and predictions,
-before the model is saved. Then cold
+process). For each: fit time, peak RSS of the whole process (``ru_maxrss``), test
+accuracy, one-image predict p50/p99 through the user's call
+(``pipeline.predict(X_test[i:i + 1])``, ``model.predict`` for the book, with Keras'
+default batch size as the book has it; after 10 warm-up calls) and the 10000 test
+images in one predict call (the second such call; the first is in the JSON). Peak
+RSS is taken after fit and predictions, before the model is saved. Then cold
 starts: a fresh process that imports, loads the saved model and predicts one
 image, timed from before the interpreter starts; the ONNX one imports only numpy
 and onnxruntime.
 
-Times and peak RSS are the best (lowest) of ``--repeats`` runs, accuracy their
-mean; every run is in ``performance.json``. ``performance.md`` holds the tables for
-the README, with the machine, the versions and the command.
+``--repeats N`` runs N rounds; each round runs every contender once, in turn, the
+order reversed every other round, so that a contender and the book's code on its
+backend run side by side under the same load. Each figure is the median of the
+rounds with its spread (min-max); each ratio is the median of the ratios of the
+same round (paired), with their spread. Every run is in ``performance.json``;
+``performance.md`` holds the tables, with the machine, the versions, the load
+average and the command. The last 12 lines printed are the ratio table.
 
     SK_MNIST_DATA=/path/to/mnist python benchmarks/performance.py --repeats 3
-    SK_MNIST_DATA=/path/to/mnist python benchmarks/performance.py --quick  # check it
+    SK_MNIST_DATA=/path/to/mnist python benchmarks/performance.py --quick
+
+``--quick`` (under a minute on 2 cores) fits 10000 images for 1 epoch, one round,
+no cold starts: the same contenders side by side, ratios only. Run it before every
+stop: a ratio far from the last full run's says a change cost speed.
 
 Only the standard library is imported at module level: the cold-start processes run
 this file too, and what they import is what they measure.
@@ -49,12 +59,14 @@ from importlib import metadata
 from pathlib import Path
 
 BACKENDS = ("tensorflow", "jax")
-KINDS = ("book", "scikeras", "sk_mnist", "mlp")
+KINDS = ("book", "scikeras", "sk_mnist", "sk_mnist_seeded", "mlp")
+QUICK_KINDS = ("book", "sk_mnist", "sk_mnist_seeded", "mlp")
 LABELS = {
     "book": "the book's Keras code, by hand",
     "scikeras": "scikeras `KerasClassifier` + hand-written scaling",
     "sk_mnist": "sk_mnist `make_mnist_pipeline()`",
-    "mlp": "scikit-learn `MLPClassifier(512,)`, adam",
+    "sk_mnist_seeded": "sk_mnist `make_mnist_pipeline(random_state=0)`",
+    "mlp": "scikit-learn `MinMaxScaler` + `MLPClassifier(512,)`, adam",
     "onnx": "the sk_mnist model in onnxruntime (`sk_mnist.to_onnx`)",
 }
 VERSIONS = (
@@ -103,7 +115,7 @@ def one_image_latency(predict, X, calls):
 
 def measure_predictions(predict, X_test, y_test, calls):
     """Accuracy, one-image latency and two 10000-image predicts of ``predict``."""
-    latency = one_image_latency(predict, X_test, calls)
+    latency = one_image_latency(predict, X_test, calls) if calls else {}
     labels, first_s = timed(predict, X_test)
     labels, second_s = timed(predict, X_test)
     return {
@@ -148,13 +160,15 @@ def fit_book(X_train, y_train, spec):
     """The book's code: scale by hand, one-hot labels, compile, fit, predict."""
     import keras
 
-    X, Y = scale_by_hand(X_train), keras.utils.to_categorical(y_train)
-    network = book_network()
-    network.compile(
-        optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"]
-    )
+    network = None
 
-    def fit():
+    def fit():  # the book scales, builds, compiles, then fits: all of it is timed
+        nonlocal network
+        X, Y = scale_by_hand(X_train), keras.utils.to_categorical(y_train)
+        network = book_network()
+        network.compile(
+            optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"]
+        )
         network.fit(X, Y, epochs=spec["epochs"], batch_size=BATCH_SIZE, verbose=0)
 
     def predict(X_raw):  # as the book: scaled by hand, Keras' default batch size
@@ -195,7 +209,8 @@ def fit_sk_mnist(X_train, y_train, spec):
 
     import sk_mnist
 
-    model = sk_mnist.make_mnist_pipeline(epochs=spec["epochs"])
+    seed = {"random_state": 0} if spec["kind"] == "sk_mnist_seeded" else {}
+    model = sk_mnist.make_mnist_pipeline(epochs=spec["epochs"], **seed)
 
     def save(stem):
         sk_mnist.dump(model, f"{stem}.skmnist")
@@ -212,17 +227,32 @@ def fit_sk_mnist(X_train, y_train, spec):
     return lambda: model.fit(X_train, y_train), model.predict, save
 
 
+def flat(X):
+    """Images as float32 rows: scikit-learn then computes in float32, as Keras does.
+
+    From uint8, ``MinMaxScaler`` would make float64 and ``MLPClassifier`` fit in
+    float64: on this benchmark's machine about twice as slow (and 4 minutes of a
+    loaded one), for no difference a user would want.
+    """
+    return X.reshape((len(X), -1)).astype("float32")
+
+
 def fit_mlp(X_train, y_train, spec):
-    """scikit-learn's MLPClassifier with the book's layer, batch and epochs."""
+    """scikit-learn's own pipeline: MinMaxScaler, then the book's layer in an MLP."""
     import warnings
 
     import joblib
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MinMaxScaler
 
-    X = scale_by_hand(X_train)
-    model = MLPClassifier(
-        hidden_layer_sizes=(512,), batch_size=BATCH_SIZE, max_iter=spec["epochs"]
+    X = flat(X_train)
+    model = make_pipeline(
+        MinMaxScaler(),
+        MLPClassifier(
+            hidden_layer_sizes=(512,), batch_size=BATCH_SIZE, max_iter=spec["epochs"]
+        ),
     )
 
     def fit():
@@ -234,7 +264,7 @@ def fit_mlp(X_train, y_train, spec):
         joblib.dump(model, f"{stem}.joblib")
         return {"joblib": f"{stem}.joblib"}
 
-    return fit, lambda X_raw: model.predict(scale_by_hand(X_raw)), save
+    return fit, lambda X_raw: model.predict(flat(X_raw)), save
 
 
 def run_fit(spec):
@@ -247,6 +277,7 @@ def run_fit(spec):
         "book": fit_book,
         "scikeras": fit_scikeras,
         "sk_mnist": fit_sk_mnist,
+        "sk_mnist_seeded": fit_sk_mnist,
         "mlp": fit_mlp,
     }[spec["kind"]]
     fit, predict, save = contender(X_train, y_train, spec)
@@ -317,11 +348,11 @@ def load_joblib(path):
     return joblib.load(path).predict
 
 
-def load_joblib_scaled(path):  # MLPClassifier: the user scales by hand
+def load_joblib_flat(path):  # scikit-learn's pipeline: images as rows
     import joblib
 
     model = joblib.load(path)
-    return lambda images: model.predict(scale_by_hand(images))
+    return lambda images: model.predict(flat(images))
 
 
 def load_keras(path):  # the book's model: scale by hand, argmax by hand
@@ -397,28 +428,36 @@ COLD_STARTS = {
     ("sk_mnist", "skmnist"): (load_skmnist, "`sk_mnist.load`"),
     ("sk_mnist", "joblib"): (load_joblib, "`joblib.load`"),
     ("sk_mnist", "onnx"): (load_onnx, "`onnxruntime.InferenceSession`"),
-    ("mlp", "joblib"): (load_joblib_scaled, "`joblib.load`"),
+    ("sk_mnist_seeded", "skmnist"): (load_skmnist, "`sk_mnist.load`"),
+    ("mlp", "joblib"): (load_joblib_flat, "`joblib.load`"),
 }
 LOADERS = {loader.__name__: loader for loader, _ in COLD_STARTS.values()}
 
 
 def run_once(plan, settings, models, results):
-    """One repeat: every fit, then each saved model's cold start (and onnxruntime)."""
+    """One round: every fit, then each saved model's cold start (and onnxruntime).
+
+    Odd rounds run the contenders in reverse order, so that over the rounds each
+    one runs as often before as after the book's code on its backend.
+    """
     common = {key: settings[key] for key in ("epochs", "n_train", "calls")}
     common["test_images"] = str(models / "test_images.npy")
     common["test_labels"] = str(models / "test_labels.npy")
     saved = []  # (contender, kind, backend, file kind, path, its label of image 0)
-    for name, kind, backend in plan:
+    for name, kind, backend in plan[:: -1 if settings["round"] % 2 else 1]:
         print(f"  fit {name} ...", flush=True)
         stem = str(models / name.replace("/", "-"))
         onnx = settings["onnx"] and name == "sk_mnist/tensorflow"
         spec = common | {"task": "fit", "kind": kind, "stem": stem, "onnx": onnx}
+        if settings["quick"] and kind == "book":
+            spec["calls"] = 0  # no ratio needs Keras' one-image predict (50 ms)
         spec["backend"] = backend
         result = run_child(spec, backend)
         results["contenders"][name]["runs"].append(result)
         files = result.get("files", {})
         label = result.get("label_of_image_0")
-        saved += [(name, kind, backend, key, f, label) for key, f in files.items()]
+        if settings["cold_starts"]:
+            saved += [(name, kind, backend, key, f, label) for key, f in files.items()]
         if onnx and "onnx" not in files:
             error = files.get("onnx_error", "the fit failed")
             results["contenders"]["onnx"]["runs"].append({"error": error})
@@ -479,21 +518,54 @@ def installed_versions():
 
 
 def best(runs, key):
-    """The lowest ``key`` over the runs that have it: the best of the repeats."""
+    """The lowest ``key`` over the runs that have it (cold starts: the best)."""
     values = [run[key] for run in runs if key in run]
     return min(values) if values else None
+
+
+def median(values):
+    values = sorted(values)
+    if not values:
+        return None
+    middle = len(values) // 2
+    if len(values) % 2:
+        return values[middle]
+    return (values[middle - 1] + values[middle]) / 2
 
 
 def mean(values):
     return sum(values) / len(values) if values else None
 
 
+def figures(runs, key):
+    """Median, min and max of ``key`` over the runs that have it, or None."""
+    values = [run[key] for run in runs if key in run]
+    return (median(values), min(values), max(values)) if values else None
+
+
+def paired(runs, base_runs, key, base_key=None):
+    """Median, min and max of run[key] / base[base_key], run and base of one round."""
+    base_key = base_key or key
+    ratios = [
+        run[key] / base[base_key]
+        for run, base in zip(runs, base_runs)
+        if key in run and base.get(base_key)
+    ]
+    return (median(ratios), min(ratios), max(ratios)) if ratios else None
+
+
 def cell(value, digits):
     return "—" if value is None else f"{value:.{digits}f}"
 
 
-def ratio(value, base):
-    return "—" if value is None or not base else f"{value / base:.2f}"
+def spread_cell(stats, digits):
+    """``median [min-max]``, or the median alone when there is one value."""
+    if stats is None:
+        return "—"
+    middle, low, high = stats
+    if low == high:
+        return f"{middle:.{digits}f}"
+    return f"{middle:.{digits}f} [{low:.{digits}f}-{high:.{digits}f}]"
 
 
 def fit_table(results):
@@ -504,24 +576,24 @@ def fit_table(results):
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, row in contenders.items():
-        runs = [run for run in row["runs"] if "error" not in run]
+        runs = row["runs"]
         backend = row["backend"] or "—"
-        if not runs:
-            error = next((r["error"] for r in row["runs"] if "error" in r), "not run")
+        if not any("error" not in run for run in runs):
+            error = next((r["error"] for r in runs if "error" in r), "not run")
             lines.append(f"| {LABELS[row['kind']]} | {backend} | failed: see JSON |")
             print(f"{name} failed: {error}", file=sys.stderr)
             continue
         base = contenders.get(f"book/{row['backend'] or 'tensorflow'}", {"runs": []})
-        base_runs = [run for run in base["runs"] if "error" not in run]
-        fit, rss = best(runs, "fit_s"), best(runs, "peak_rss_mib")
-        fit_ratio = ratio(fit, best(base_runs, "fit_s"))
-        rss_ratio = ratio(rss, best(base_runs, "peak_rss_mib"))
-        accuracy = mean([run["accuracy"] for run in runs])
-        p50, p99 = best(runs, "p50_ms"), best(runs, "p99_ms")
+        accuracy = mean([run["accuracy"] for run in runs if "accuracy" in run])
         lines.append(
-            f"| {LABELS[row['kind']]} | {backend} | {cell(fit, 1)} | {fit_ratio} "
-            f"| {cell(rss, 0)} | {rss_ratio} | {cell(accuracy, 4)} | {cell(p50, 2)} "
-            f"| {cell(p99, 2)} | {cell(best(runs, 'predict_all_s'), 3)} |"
+            f"| {LABELS[row['kind']]} | {backend} "
+            f"| {spread_cell(figures(runs, 'fit_s'), 1)} "
+            f"| {spread_cell(paired(runs, base['runs'], 'fit_s'), 2)} "
+            f"| {spread_cell(figures(runs, 'peak_rss_mib'), 0)} "
+            f"| {spread_cell(paired(runs, base['runs'], 'peak_rss_mib'), 2)} "
+            f"| {cell(accuracy, 4)} | {spread_cell(figures(runs, 'p50_ms'), 2)} "
+            f"| {spread_cell(figures(runs, 'p99_ms'), 2)} "
+            f"| {spread_cell(figures(runs, 'predict_all_s'), 3)} |"
         )
     return lines
 
@@ -542,11 +614,62 @@ def cold_start_table(results):
         imported = ", ".join(runs[0]["imported"]) or "none"
         if not all(run.get("same_label_as_fitted", True) for run in runs):
             what += " **(not the fitted model's label!)**"
-        seconds, rss = best(runs, "seconds"), best(runs, "peak_rss_mib")
+        seconds, rss = figures(runs, "seconds"), figures(runs, "peak_rss_mib")
         lines.append(
             f"| {what} | {row['loader']} | {row['backend'] or '—'} "
-            f"| {cell(seconds, 2)} | {cell(rss, 0)} | {imported} |"
+            f"| {spread_cell(seconds, 2)} | {spread_cell(rss, 0)} | {imported} |"
         )
+    return lines
+
+
+#: The rows of the ratio table: (what, key, base contender kind, base key, target
+#: per backend). Ratios of the same round; the targets are those of issue 24.
+RATIO_ROWS = (
+    ("fit ÷ the book's fit", "fit_s", "book", "fit_s", ("<= 1.0", "<= 0.95")),
+    ("peak RSS ÷ the book's", "peak_rss_mib", "book", "peak_rss_mib", ("<= 1.05",) * 2),
+    (
+        "10000 images ÷ Keras' predict",
+        "predict_all_s",
+        "book",
+        "predict_all_s",
+        ("<= 0.2", "<= 0.75"),
+    ),
+    (
+        "1 image p50 ÷ scikit-learn's pipeline",
+        "p50_ms",
+        "mlp",
+        "p50_ms",
+        ("< 1 and <= 0.30 ms",) * 2,
+    ),
+)
+
+
+def ratio_table(results):
+    """12 lines: sk_mnist seeded and unseeded over the book (and scikit-learn)."""
+    contenders, s = results["contenders"], results["settings"]
+    load = results["load_average"]
+    rounds = s.get("rounds_done", s["repeats"])
+    lines = [
+        f"Ratios to what users would write instead, same round, median of "
+        f"{rounds} round(s) [spread]; {s['n_train']} images, "
+        f"{s['epochs']} epoch(s).",
+        f"Load average (1 min) before and after: {load['before']:.2f}, "
+        f"{load.get('after', float('nan')):.2f}.",
+        "| ratio | backend | sk_mnist seeded | sk_mnist unseeded | target (seeded) |",
+        "| --- | --- | ---: | ---: | --- |",
+    ]
+    for what, key, base_kind, base_key, targets in RATIO_ROWS:
+        for backend, target in zip(BACKENDS, targets):
+            base_name = "mlp" if base_kind == "mlp" else f"{base_kind}/{backend}"
+            base = contenders.get(base_name, {"runs": []})["runs"]
+            cells = []
+            for kind in ("sk_mnist_seeded", "sk_mnist"):
+                runs = contenders.get(f"{kind}/{backend}", {"runs": []})["runs"]
+                text = spread_cell(paired(runs, base, key, base_key), 2)
+                if key == "p50_ms" and figures(runs, key):
+                    text += f" ({figures(runs, key)[0]:.2f} ms)"
+                cells.append(text)
+            lines.append(f"| {what} | {backend} | {cells[0]} | {cells[1]} | {target} |")
     return lines
 
 
@@ -555,18 +678,18 @@ def backend_ratio_line(results):
     contenders, ratios = results["contenders"], []
     for kind in KINDS:
         fits = [
-            best(contenders.get(f"{kind}/{backend}", {}).get("runs", []), "fit_s")
+            figures(contenders.get(f"{kind}/{backend}", {}).get("runs", []), "fit_s")
             for backend in BACKENDS
         ]
         if None not in fits:
-            ratios.append(f"{LABELS[kind]}: {fits[1] / fits[0]:.2f}")
+            ratios.append(f"{LABELS[kind]}: {fits[1][0] / fits[0][0]:.2f}")
     if not ratios:
         return []
-    return [f"Fit time on JAX ÷ on TensorFlow: {'; '.join(ratios)}.", ""]
+    return [f"Fit time on JAX ÷ on TensorFlow (medians): {'; '.join(ratios)}.", ""]
 
 
 def spread_line(results):
-    """The largest max/min ratio of fit times over the repeats: how noisy it was."""
+    """The largest max/min ratio of fit times over the rounds: how noisy it was."""
     spreads = {}
     for name, row in results["contenders"].items():
         fits = [run["fit_s"] for run in row["runs"] if "fit_s" in run]
@@ -576,7 +699,7 @@ def spread_line(results):
         return "One run per contender: no measure of the noise."
     worst = max(spreads, key=spreads.get)
     return (
-        f"Noise: fit times moved by up to {spreads[worst]:.2f}x between the repeats "
+        f"Noise: fit times moved by up to {spreads[worst]:.2f}x between the rounds "
         f"({worst}); read ratios within that as equal."
     )
 
@@ -588,17 +711,22 @@ def markdown(results):
     lines = []
     if s["quick"]:
         lines += [
-            "**Quick run (`--quick`): a check of the script, not a measurement.**",
+            "**Quick run (`--quick`): ratios of one round on a subset, a check "
+            "before a stop, not a measurement.**",
             "",
         ]
     lines += [
         f"Measured on {results.get('date', 'an unrecorded date')} "
         f"with `{results['command']}` on {m['cpu']} ({m['cores']} cores), "
         f"{m['platform']}; Python {m['python']}, {versions}. "
-        f"{s['n_train']} training images, {s['epochs']} epoch(s), batch 128, "
-        f"unseeded; each contender in its own process. Times and peak RSS: best of "
-        f"{s['repeats']} run(s); accuracy: their mean. Ratios: to the book's code on "
-        "the same backend (MLPClassifier, onnxruntime: to TensorFlow's). One image: "
+        f"{s['n_train']} training images, {s['epochs']} epoch(s), batch 128; each "
+        f"contender in its own process, {s.get('rounds_done', s['repeats'])} "
+        "round(s), each round every "
+        "contender in turn (the order reversed every other round). Figures: median "
+        "of the rounds [min-max]; accuracy: their mean. Ratios: to the book's code "
+        "on the same backend in the same round (MLPClassifier, onnxruntime: to "
+        "TensorFlow's), median [min-max]. The book's fit time includes building and "
+        "compiling its network. One image: "
         f"`predict(X_test[i:i + 1])`, {s['calls']} calls after {WARMUP_CALLS} warm-up "
         "calls; 10000 images: one `predict` call, the second one made (the book's "
         "code: Keras' default batch size). Load average "
@@ -607,13 +735,16 @@ def markdown(results):
         *fit_table(results),
         "",
         *backend_ratio_line(results),
-        "Cold start: a fresh process imports what it needs, loads the saved model and "
-        "predicts one image; timed from before the interpreter starts.",
-        "",
-        *cold_start_table(results),
-        "",
-        spread_line(results),
     ]
+    if results["cold_starts"]:
+        lines += [
+            "Cold start: a fresh process imports what it needs, loads the saved model "
+            "and predicts one image; timed from before the interpreter starts.",
+            "",
+            *cold_start_table(results),
+            "",
+        ]
+    lines += [spread_line(results), "", *ratio_table(results)]
     return "\n".join(lines) + "\n"
 
 
@@ -632,13 +763,14 @@ def parse_args(argv):
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="2000 training images, 1 epoch, 50 one-image calls: checks the script",
+        help="10000 training images, 1 epoch, 50 one-image calls, 1 round, no cold "
+        "starts: ratios side by side in under a minute",
     )
     parser.add_argument(
         "--calls", type=int, default=None, help="one-image predict calls (200)"
     )
     parser.add_argument(
-        "--only", nargs="+", choices=KINDS, default=list(KINDS), help="contenders"
+        "--only", nargs="+", choices=KINDS, default=None, help="contenders"
     )
     parser.add_argument(
         "--backends", nargs="+", choices=BACKENDS, default=None, help="Keras backends"
@@ -648,6 +780,12 @@ def parse_args(argv):
         type=Path,
         default=None,
         help="also write performance.json here (the docs read docs/_data/)",
+    )
+    parser.add_argument(
+        "--cold-starts",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="time cold starts of the saved models (default: not with --quick)",
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -659,9 +797,19 @@ def parse_args(argv):
         args.backends = list(BACKENDS if jax else BACKENDS[:1])
     if args.calls is None:
         args.calls = 50 if args.quick else 200
+    if args.only is None:
+        args.only = list(QUICK_KINDS if args.quick else KINDS)
     if args.calls < 1:
         parser.error(f"--calls must be at least 1, got {args.calls}")
     return args
+
+
+def write_json(path, results):
+    """Write ``results`` to ``path`` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(results, indent=1) + "\n")
+    os.replace(temporary, path)
 
 
 def main(argv=None):
@@ -680,14 +828,15 @@ def main(argv=None):
     np.save(models / "test_images.npy", X_test)
     np.save(models / "test_labels.npy", y_test)
     np.save(models / "image.npy", X_test[:1])
+    cold_starts = not args.quick if args.cold_starts is None else args.cold_starts
     settings = {
         "repeats": args.repeats,
         "quick": args.quick,
         "epochs": 1 if args.quick else 5,
-        "n_train": 2000 if args.quick else 60000,
+        "n_train": 10000 if args.quick else 60000,
         "calls": args.calls,
-        "seeded": False,
-        "onnx": "to_onnx" in sk_mnist.__all__,
+        "cold_starts": cold_starts,
+        "onnx": "to_onnx" in sk_mnist.__all__ and cold_starts,
     }
     plan = fit_contenders(args.only, args.backends)
     results = {
@@ -706,16 +855,18 @@ def main(argv=None):
     if settings["onnx"] and ("sk_mnist/tensorflow" in results["contenders"]):
         results["contenders"]["onnx"] = {"kind": "onnx", "backend": None, "runs": []}
     for repeat in range(args.repeats):
-        print(f"repeat {repeat + 1} of {args.repeats}", flush=True)
-        run_once(plan, settings, models, results)
-    results["load_average"]["after"] = os.getloadavg()[0]
-    (args.output_dir / "performance.json").write_text(json.dumps(results, indent=1))
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=1) + "\n")
+        print(f"round {repeat + 1} of {args.repeats}", flush=True)
+        run_once(plan, dict(settings, round=repeat), models, results)
+        # Written after every round: an interrupted run keeps the rounds it made.
+        results["settings"]["rounds_done"] = repeat + 1
+        results["load_average"]["after"] = os.getloadavg()[0]
+        write_json(args.output_dir / "performance.json", results)
+        if args.json is not None:
+            write_json(args.json, results)
     report = markdown(results)
     (args.output_dir / "performance.md").write_text(report)
-    print(report)
+    # The last 12 lines printed are the ratio table (the stop hook shows them).
+    print(report if not args.quick else "\n".join(ratio_table(results)))
 
 
 if __name__ == "__main__":

@@ -7,8 +7,12 @@ from it, and from nothing the process shares:
 - the initial weights, from Keras initializers given explicit seeds
   (:func:`initializer_seeds`), which Keras turns into stateless random ops;
 - the order of the samples in each epoch, from a NumPy ``Generator`` of the fit
-  seed and the epoch's number (:class:`ShuffledBatches`), so that Keras is
-  called with ``shuffle=False``.
+  seed and the epoch's number (:func:`epoch_order`), so that Keras is called
+  with ``shuffle=False``. The batches of an epoch are index arrays
+  (:func:`epoch_batches`): on TensorFlow a ``tf.data`` pipeline built from
+  tensors gathers them in its own graph, with no Python per batch
+  (:func:`tensorflow_batches`); other backends read them through
+  :class:`ShuffledBatches`, as Keras' own trainer reads arrays there.
 
 Python's ``random``, NumPy's global generator, Keras' per-thread seed generator
 and TensorFlow's global seed are neither read nor written by a seeded fit. So a
@@ -31,6 +35,8 @@ from sklearn.utils import check_random_state
 
 __all__ = [
     "ShuffledBatches",
+    "epoch_batches",
+    "tensorflow_batches",
     "deterministic_ops",
     "fit_seed",
     "initializer_seeds",
@@ -98,6 +104,91 @@ def epoch_order(seed, epoch, n_samples, shuffle=True):
     return np.random.default_rng([seed, 1, epoch]).permutation(n_samples)
 
 
+def batch_layout(n_samples, batch_size):
+    """Steps per epoch and rows of the first batch (the short one, if any)."""
+    steps = max(1, math.ceil(n_samples / batch_size))
+    return steps, n_samples - (steps - 1) * batch_size
+
+
+def epoch_batches(seed, epoch, n_samples, batch_size, shuffle=True):
+    """The rows of each batch of ``epoch``, as one index array.
+
+    The order of :func:`epoch_order` cut into batches of ``batch_size`` rows,
+    the short batch (when ``batch_size`` does not divide the samples) first,
+    each batch's rows sorted (so a batch reads memory in order).
+
+    Returns
+    -------
+    rows : ndarray of shape (n_samples,), dtype int32 or int64
+        Row indices, batch after batch.
+    """
+    order = epoch_order(seed, epoch, n_samples, shuffle)
+    order = order.astype(np.int32 if n_samples <= _MAX_SEED else np.int64)
+    steps, short = batch_layout(n_samples, batch_size)
+    order[:short].sort()
+    order[short:].reshape(steps - 1, batch_size).sort(axis=1)
+    return order
+
+
+def tensorflow_batches(arrays, batch_size, seed, epochs, initial_epoch=0, shuffle=True):
+    """Training batches of epochs ``initial_epoch`` .. ``epochs - 1`` as tf.data.
+
+    The same batches as :class:`ShuffledBatches`, built from tensors: the index
+    arrays of every epoch (:func:`epoch_batches`, 4 bytes a row and epoch) are
+    sliced and gathered from the arrays by TensorFlow's own threads, as Keras'
+    own array pipeline does, with no Python per batch.
+
+    Parameters
+    ----------
+    arrays : tuple of ndarray
+        Training rows, encoded targets and, optionally, sample weights.
+    batch_size : int
+        Rows per batch.
+    seed : int
+        The fit's seed.
+    epochs : int
+        Number of the epoch after the last one (Keras' ``epochs``).
+    initial_epoch : int, default=0
+        Number of the first epoch.
+    shuffle : bool, default=True
+        False keeps the rows in order.
+
+    Returns
+    -------
+    dataset : tf.data.Dataset
+        ``(epochs - initial_epoch) * steps`` batches (pass ``steps_per_epoch``).
+    """
+    import tensorflow as tf
+
+    n_samples = len(arrays[0])
+    steps, short = batch_layout(n_samples, batch_size)
+    rows = np.stack(
+        [
+            epoch_batches(seed, epoch, n_samples, batch_size, shuffle)
+            for epoch in range(initial_epoch, max(epochs, initial_epoch + 1))
+        ]
+    )
+    firsts = rows[:, :short]
+    rest = rows[:, short:].reshape(len(rows), steps - 1, batch_size)
+
+    def epoch_of(first, others):
+        first = tf.data.Dataset.from_tensors(first)
+        return first.concatenate(tf.data.Dataset.from_tensor_slices(others))
+
+    indices = tf.data.Dataset.from_tensor_slices((firsts, rest)).flat_map(epoch_of)
+    data = tf.data.Dataset.from_tensors(tuple(tf.constant(a) for a in arrays))
+    dataset = tf.data.Dataset.zip((indices, data.repeat()))
+    dataset = dataset.map(
+        lambda i, data: tuple(tf.gather(a, i, axis=0) for a in data),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+    options = tf.data.Options()
+    # As Keras' own array pipeline: no graph rewrites to pay for at each fit.
+    options.experimental_optimization.apply_default_optimizations = False
+    return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
 class ShuffledBatches(keras.utils.PyDataset):
     """Training batches in the order of the fit's seed, epoch after epoch.
 
@@ -133,43 +224,46 @@ class ShuffledBatches(keras.utils.PyDataset):
         self.n_samples = len(x)
         self.batch_size = batch_size
         self.seed, self.initial_epoch, self.shuffle = seed, initial_epoch, shuffle
-        self.steps = max(1, math.ceil(self.n_samples / batch_size))
-        self._short = self.n_samples - (self.steps - 1) * batch_size
-        self._cache = (None, None)  # (epoch, order): the current epoch's order
+        self.steps, self._short = batch_layout(self.n_samples, batch_size)
+        self._cache = (None, None)  # (epoch, rows): the current epoch's batches
         self._lock = threading.Lock()
 
     @property
     def num_batches(self):
         return None  # endless: Keras counts steps_per_epoch
 
-    def _order(self, epoch):
+    def _rows(self, epoch):
         with self._lock:
-            cached_epoch, order = self._cache
+            cached_epoch, rows = self._cache
             if cached_epoch != epoch:
-                order = epoch_order(self.seed, epoch, self.n_samples, self.shuffle)
-                self._cache = (epoch, order)
-            return order
+                rows = epoch_batches(
+                    self.seed, epoch, self.n_samples, self.batch_size, self.shuffle
+                )
+                self._cache = (epoch, rows)
+            return rows
 
     def __getitem__(self, index):
         epoch, step = divmod(int(index), self.steps)
-        order = self._order(self.initial_epoch + epoch)
+        rows = self._rows(self.initial_epoch + epoch)
         start = 0 if step == 0 else self._short + (step - 1) * self.batch_size
         stop = self._short + step * self.batch_size
-        rows = np.sort(order[start:stop])  # sorted: reads memory in order
-        return tuple(array[rows] for array in self.arrays)
+        return tuple(array[rows[start:stop]] for array in self.arrays)
 
 
 def validation_split_of(arrays, validation_split):
     """Keras' ``validation_split``: the last fraction of the rows, before shuffling.
 
+    Cut where Keras cuts (``keras.src.trainers.data_adapters.array_slicing.
+    train_validation_split``): at ``floor(n * (1 - validation_split))``.
+
     Returns
     -------
     train, validation : tuple of tuple of ndarray or None
-        The arrays cut at ``ceil(n * (1 - validation_split))``; None entries stay
-        None.
+        The arrays cut at ``floor(n * (1 - validation_split))``; None entries
+        stay None.
     """
     n_samples = len(arrays[0])
-    split_at = int(math.ceil(n_samples * (1.0 - validation_split)))
+    split_at = int(math.floor(n_samples * (1.0 - validation_split)))
     if split_at == 0 or split_at == n_samples:
         raise ValueError(
             f"validation_split={validation_split} leaves no rows to "

@@ -21,6 +21,7 @@ number of threads does not change a seeded result (measured bit-identical with
 """
 
 import os
+import sys
 import threading
 
 import keras
@@ -78,6 +79,8 @@ def threads_per_fit():
 
 
 def _dask_worker():
+    if "distributed" not in sys.modules:
+        return None  # no Dask worker runs here: importing it would cost 0.4 s
     try:
         from distributed import get_worker
     except ImportError:

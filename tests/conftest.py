@@ -61,7 +61,7 @@ SLOW_TESTS = {
     "test_export.py::test_full_test_set_labels_equal_probabilities_within_1e_5": (
         "a fit on full MNIST"
     ),
-    "test_classifier.py::test_the_compiled_network_is_called_on_one_shape": (
+    "test_classifier.py::test_the_compiled_network_is_called_once_per_4096_rows": (
         "a fit on 3000 images"
     ),
     "test_classifier.py::test_integer_sample_weight_is_close_to_repeating_the_sample": (

@@ -24,7 +24,7 @@ def test_quick_run_writes_json_and_markdown(tmp_path):
     # MLPClassifier only: every step (fit process, cold-start process, report) in
     # ~20 s; the Keras contenders run the same code with another fit function.
     done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick", "--only", "mlp"]
+        [sys.executable, str(SCRIPT), "--quick", "--only", "mlp", "--cold-starts"]
         + ["--output-dir", str(tmp_path)],
         capture_output=True,
         text=True,
@@ -32,9 +32,14 @@ def test_quick_run_writes_json_and_markdown(tmp_path):
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
+    # The stop hook prints the last 12 lines: they are the ratio table.
+    last = done.stdout.splitlines()[-12:]
+    assert last[0].startswith("Ratios to what users would write instead")
+    assert last[2].startswith("| ratio | backend | sk_mnist seeded")
+    assert len([line for line in last if line.startswith("| ")]) == 10
     results = json.loads((tmp_path / "performance.json").read_text())
-    assert results["settings"]["n_train"] == 2000
-    assert results["settings"]["seeded"] is False
+    assert results["settings"]["n_train"] == 10000
+    assert results["settings"]["cold_starts"] is True
     assert results["versions"]["scikit-learn"]
     assert set(results["contenders"]) == {"mlp"}
     (run,) = results["contenders"]["mlp"]["runs"]
@@ -48,37 +53,36 @@ def test_quick_run_writes_json_and_markdown(tmp_path):
     assert cold["seconds"] > 0 and cold["peak_rss_mib"] > 0
     assert cold["same_label_as_fitted"] is True
     assert "sklearn" in cold["imported"]
-    assert "tensorflow" not in cold["imported"]  # a joblib of MLPClassifier
+    assert "tensorflow" not in cold["imported"]  # a joblib of scikit-learn's pipeline
 
     report = (tmp_path / "performance.md").read_text()
     assert report.startswith("**Quick run")
-    assert "python benchmarks/performance.py --quick --only mlp" in report
-    assert "| scikit-learn `MLPClassifier(512,)`, adam | — |" in report
+    assert "python benchmarks/performance.py --quick --only mlp --cold-starts" in report
+    assert "| scikit-learn `MinMaxScaler` + `MLPClassifier(512,)`, adam | — |" in report
     assert "| `joblib.load` | — |" in report
 
 
-def _run(**figures):
-    return {"runs": [figures]}
-
-
-def test_report_ratios_are_to_the_book_on_the_same_backend(performance):
-    fit = dict(accuracy=0.98, p50_ms=1.0, p99_ms=2.0, predict_all_s=0.3)
+def test_report_medians_and_ratios_paired_by_round(performance):
+    fit = dict(accuracy=0.98, p99_ms=2.0)
     results = {
-        "command": "python benchmarks/performance.py --repeats 2",
-        "settings": dict(quick=False, n_train=60000, epochs=5, repeats=2, calls=200),
+        "command": "python benchmarks/performance.py --repeats 3",
+        "settings": dict(quick=False, n_train=60000, epochs=5, repeats=3, calls=200),
         "machine": dict(cpu="CPU", cores=2, platform="Linux", python="3.11"),
         "versions": {"keras": "3.15", "jax": None},
         "load_average": {"before": 0.1, "after": 0.2},
         "contenders": {
-            "book/tensorflow": dict(kind="book", backend="tensorflow", runs=[]),
-            "sk_mnist/tensorflow": dict(kind="sk_mnist", backend="tensorflow"),
+            "book/tensorflow": dict(kind="book", backend="tensorflow"),
+            "sk_mnist_seeded/tensorflow": dict(
+                kind="sk_mnist_seeded", backend="tensorflow"
+            ),
             "book/jax": dict(kind="book", backend="jax"),
-            "sk_mnist/jax": dict(kind="sk_mnist", backend="jax"),
+            "sk_mnist_seeded/jax": dict(kind="sk_mnist_seeded", backend="jax"),
             "scikeras/jax": dict(kind="scikeras", backend="jax"),
+            "mlp": dict(kind="mlp", backend=None),
         },
         "cold_starts": {
-            "sk_mnist/jax:skmnist": dict(
-                contender="sk_mnist/jax",
+            "sk_mnist_seeded/jax:skmnist": dict(
+                contender="sk_mnist_seeded/jax",
                 file_kind="skmnist",
                 backend="jax",
                 loader="`sk_mnist.load`",
@@ -90,31 +94,49 @@ def test_report_ratios_are_to_the_book_on_the_same_backend(performance):
         },
     }
     contenders = results["contenders"]
+    # Round 2 was slow for both: paired ratios see through it, best-of would not.
     contenders["book/tensorflow"]["runs"] = [
-        dict(fit_s=12.0, peak_rss_mib=1000, **fit),
-        dict(fit_s=10.0, peak_rss_mib=1100, **fit),
+        dict(fit_s=10.0, peak_rss_mib=1000, predict_all_s=1.0, **fit),
+        dict(fit_s=20.0, peak_rss_mib=1000, predict_all_s=1.0, **fit),
+        dict(fit_s=12.0, peak_rss_mib=1100, predict_all_s=1.0, **fit),
     ]
-    contenders["sk_mnist/tensorflow"]["runs"] = [
-        dict(fit_s=15.0, peak_rss_mib=1050, **fit)
+    contenders["sk_mnist_seeded/tensorflow"]["runs"] = [
+        dict(fit_s=9.0, peak_rss_mib=1050, predict_all_s=0.1, p50_ms=0.5, **fit),
+        dict(fit_s=19.0, peak_rss_mib=1050, predict_all_s=0.2, p50_ms=0.6, **fit),
+        dict(fit_s=13.0, peak_rss_mib=1050, predict_all_s=0.3, p50_ms=0.4, **fit),
     ]
     contenders["book/jax"]["runs"] = [dict(fit_s=5.0, peak_rss_mib=500, **fit)]
-    contenders["sk_mnist/jax"]["runs"] = [dict(fit_s=6.0, peak_rss_mib=1000, **fit)]
+    contenders["sk_mnist_seeded/jax"]["runs"] = [
+        dict(fit_s=6.0, peak_rss_mib=1000, **fit)
+    ]
     contenders["scikeras/jax"]["runs"] = [{"error": "RuntimeError: no"}]
+    contenders["mlp"]["runs"] = [dict(p50_ms=1.0), dict(p50_ms=1.0), dict(p50_ms=0.8)]
 
     report = performance.markdown(results)
     lines = report.splitlines()
-    # best of the repeats (10 s, 1000 MiB), and ratios to that best
-    book_tf = "by hand | tensorflow | 10.0 | 1.00 | 1000 | 1.00 |"
-    assert book_tf in report
-    (sk_tf, sk_jax) = [
+    # medians [min-max] of the rounds
+    assert (
+        "by hand | tensorflow | 12.0 [10.0-20.0] | 1.00 | 1000 [1000-1100] |" in report
+    )
+    (sk_tf,) = [
         line
         for line in lines
-        if line.startswith("| sk_mnist `ma") and "`sk_mnist.load`" not in line
+        if line.startswith("| sk_mnist `ma") and "| tensorflow |" in line
     ]
-    assert "| tensorflow | 15.0 | 1.50 | 1050 | 1.05 | 0.9800 |" in sk_tf
-    assert "| jax | 6.0 | 1.20 | 1000 | 2.00 | 0.9800 |" in sk_jax
+    # fit ratios of the same round: 0.90, 0.95, 1.083 -> median 0.95
+    assert "| tensorflow | 13.0 [9.0-19.0] | 0.95 [0.90-1.08] |" in sk_tf
     assert "+ hand-written scaling | jax | failed: see JSON |" in report
-    assert "by hand: 0.50; sk_mnist `make_mnist_pipeline()`: 0.40." in report
     assert "not the fitted model's label" in report
-    assert "fit times moved by up to 1.20x" in report  # 12 s / 10 s
-    assert "best of 2 run(s)" in report and "jax None" not in report
+    assert "fit times moved by up to 2.11x" in report  # 19 s / 9 s
+    assert "3 round(s)" in report and "jax None" not in report
+    # The ratio table closes the report, 12 lines.
+    table = lines[-12:]
+    assert table[0].startswith("Ratios to what users would write instead")
+    assert "| fit ÷ the book's fit | tensorflow | 0.95 [0.90-1.08] | — | <= 1.0 |" in (
+        table
+    )
+    # 10000 images: 0.1, 0.2, 0.3 of Keras' 1.0; one image: 0.5, 0.6, 0.5 of MLP's
+    assert "| 10000 images ÷ Keras' predict | tensorflow | 0.20 [0.10-0.30] |" in (
+        "\n".join(table)
+    )
+    assert "| tensorflow | 0.50 [0.50-0.60] (0.50 ms) |" in "\n".join(table)

@@ -350,13 +350,17 @@ def test_predict_equals_keras_predict_on_the_whole_test_set(fitted_on_mnist, mni
 
 def test_a_rows_probabilities_do_not_depend_on_its_batch(fitted_on_mnist, mnist):
     _, (X_test, _) = mnist
-    X = X_test[:1500].reshape(1500, -1).astype(np.float32) / 255
+    X = X_test.reshape(len(X_test), -1).astype(np.float32) / 255
     clf = fitted_on_mnist
-    whole = clf.predict_proba(X)
-    # Rows alone, at the start, in the middle, across blocks, in big batches:
-    # bit for bit the same probabilities (XLA's matrix product differs by 1e-7
-    # from one batch shape to another on both backends).
-    for start, stop in [(0, 1), (0, 3), (2, 5), (5, 6), (1, 130), (100, 400)]:
+    whole = clf.predict_proba(X)  # 10000 rows: 3 calls of the compiled network
+    # Batches of 1, 7, 32, 33 rows, at the start, in the middle, across blocks
+    # and calls, in big batches: bit for bit the same probabilities (XLA's matrix
+    # product differs by 1e-7 from one batch shape to another on both backends).
+    for start, stop in [(0, 1), (0, 7), (0, 32), (0, 33), (2, 5), (5, 6), (1, 130)]:
+        np.testing.assert_array_equal(
+            clf.predict_proba(X[start:stop]), whole[start:stop]
+        )
+    for start, stop in [(100, 400), (4000, 4097), (4095, 8200), (9999, 10000)]:
         np.testing.assert_array_equal(
             clf.predict_proba(X[start:stop]), whole[start:stop]
         )
@@ -364,24 +368,34 @@ def test_a_rows_probabilities_do_not_depend_on_its_batch(fitted_on_mnist, mnist)
     np.testing.assert_array_equal(clf.predict_proba(X[::-1]), whole[::-1])
 
 
-def test_the_compiled_network_is_called_on_one_shape(fitted_on_mnist, monkeypatch):
-    from sk_mnist.classifier import PREDICT_BLOCK, _forward_pass
+def test_the_compiled_network_is_called_once_per_4096_rows(
+    fitted_on_mnist, monkeypatch
+):
+    from sk_mnist.classifier import PREDICT_BLOCK, PREDICT_CALL_BLOCKS, _forward_pass
 
-    X = np.random.RandomState(0).rand(300, 784).astype(np.float32)
+    X = np.random.RandomState(0).rand(9000, 784).astype(np.float32)
     forward = _forward_pass(fitted_on_mnist.model_)
     shapes, call = [], forward._call
-    monkeypatch.setattr(
-        forward, "_call", lambda rows: shapes.append(rows.shape) or call(rows)
-    )
-    before = forward.traces
-    sizes = [*range(1, 41), 64, 65, 128, 129, 300]
+
+    def recording(size):
+        compiled = call(size)
+        return lambda blocks: shapes.append(blocks.shape) or compiled(blocks)
+
+    monkeypatch.setattr(forward, "_call", recording)
+    sizes = [*range(1, 41), 64, 65, 128, 129, 300, 4096, 4097, 9000]
     for n_rows in sizes:
+        shapes.clear()
         proba = fitted_on_mnist.predict_proba(X[:n_rows])
         assert proba.shape == (n_rows, 10)
-    # One shape, so XLA compiles once: blocks of PREDICT_BLOCK rows, the last padded.
-    assert set(shapes) == {(PREDICT_BLOCK, 784)}
-    assert len(shapes) == sum(-(-n_rows // PREDICT_BLOCK) for n_rows in sizes)
-    assert forward.traces - before <= 1 and forward.traces >= 1
+        n_blocks = -(-n_rows // PREDICT_BLOCK)
+        # One call per PREDICT_CALL_BLOCKS blocks, each of a power of two of blocks
+        assert len(shapes) == -(-n_blocks // PREDICT_CALL_BLOCKS), n_rows
+        assert sum(shape[0] for shape in shapes) < 2 * n_blocks
+        for size, block, n_features in shapes:
+            assert size & (size - 1) == 0 and size <= PREDICT_CALL_BLOCKS
+            assert (block, n_features) == (PREDICT_BLOCK, 784)
+    # XLA compiles once per number of blocks: 1, 2, 4, ..., PREDICT_CALL_BLOCKS.
+    assert forward.traces <= PREDICT_CALL_BLOCKS.bit_length()
 
 
 def test_predict_keeps_no_state_in_the_estimator_and_frees_the_network(blobs):
@@ -463,3 +477,81 @@ def test_verbose_predict_runs_keras_predict_with_its_progress_bar(blobs, capsys)
     assert capsys.readouterr().out == ""
     clf.predict_proba(X, verbose=1, batch_size=40)
     assert "3/3" in capsys.readouterr().out  # 120 rows in batches of 40
+
+
+# --- Promises of issue 21 kept: warm start, validation_split, routed parameters ---
+
+
+def test_a_second_warm_start_fit_keeps_classes_and_round_trips(blobs, tmp_path):
+    from sk_mnist import dump, load
+
+    X, y = blobs
+    clf = MNISTClassifier(hidden_units=8, epochs=1, warm_start=True).fit(X, y)
+    clf.fit(X, y)
+    np.testing.assert_array_equal(clf.classes_, np.arange(4))
+    assert clf.predict(X).shape == (120,) and 0 <= clf.score(X, y) <= 1
+    dump(clf, tmp_path / "warm.skmnist")
+    loaded = load(tmp_path / "warm.skmnist")
+    np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
+    message = r"warm_start=True got labels \[7\].*warm_start=False"
+    with pytest.raises(ValueError, match=message):
+        clf.fit(X, np.where(y == 3, 7, y))
+    np.testing.assert_array_equal(clf.classes_, np.arange(4))  # the fit rolled back
+
+
+def test_warm_start_fits_count_epochs_on(blobs):
+    # Two warm-start fits of one epoch are one fit of two epochs, bit for bit:
+    # the second fit shuffles as epoch 1, not as epoch 0 again.
+    X, y = blobs
+    params = dict(hidden_units=8, batch_size=16, random_state=0)
+    warm = MNISTClassifier(**params, epochs=1, warm_start=True).fit(X, y).fit(X, y)
+    cold = MNISTClassifier(**params, epochs=2).fit(X, y)
+    np.testing.assert_array_equal(warm.predict_proba(X), cold.predict_proba(X))
+    assert len(warm.history_["loss"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("n_samples", "validation_split"),
+    [(999, 0.1), (10, 0.05), (120, 0.25), (7, 0.5), (1000, 0.3)],
+)
+def test_validation_split_cuts_where_keras_cuts(n_samples, validation_split):
+    from keras.src.trainers.data_adapters.array_slicing import train_validation_split
+
+    from sk_mnist._seeding import validation_split_of
+
+    X = np.arange(n_samples, dtype=np.float32)[:, None]
+    (train, _, _), (validation, _, _) = validation_split_of(
+        (X, X[:, 0], None), validation_split
+    )
+    keras_train, keras_validation = train_validation_split(X, validation_split)
+    assert len(validation) == len(keras_validation)
+    np.testing.assert_array_equal(train, np.asarray(keras_train))
+
+
+def test_a_validation_split_keras_accepts_is_accepted(blobs):
+    X, y = blobs
+    clf = MNISTClassifier(hidden_units=4, epochs=1, validation_split=0.05)
+    clf.fit(X[:40:4], y[:40:4])  # 10 rows: 9 to train on, 1 to validate on
+    assert len(clf.history_["val_loss"]) == 1
+
+
+def test_routed_parameters_in_the_constructor_get_the_message():
+    with pytest.raises(TypeError, match="'optimizer__momentum'.*optimizer instance"):
+        MNISTClassifier(optimizer__momentum=0.9)
+    with pytest.raises(TypeError, match="'hiden_units' \\(did you mean 'hidden_units'"):
+        MNISTClassifier(hiden_units=5)
+
+
+def test_predicts_fast_path_still_refuses_bad_rows(blobs):
+    X, y = blobs
+    clf = MNISTClassifier(hidden_units=4, epochs=1).fit(X, y)
+    for value in (np.nan, np.inf):
+        bad = np.full((2, 8), value, np.float32)
+        with pytest.raises(ValueError, match="NaN|infinity"):
+            clf.predict(bad)
+    with pytest.raises(ValueError, match="8 features"):
+        clf.predict(np.zeros((2, 9), np.float32))
+    with pytest.raises(ValueError, match="0 sample"):
+        clf.predict(np.zeros((0, 8), np.float32))
+    with pytest.raises(NotFittedError):
+        MNISTClassifier().predict(np.zeros((2, 8), np.float32))
