@@ -421,10 +421,10 @@ def test_a_cluster_of_one_worker_thread_is_refused(threads):
         address = cluster.scheduler_address
         if threads == 1:
             with pytest.raises(ClusterError) as error:
-                with on_dask(scatter=[], scheduler=address, stream=sys.stderr):
+                with on_dask(scheduler=address, stream=sys.stderr):
                     pass
             assert f"{address} has 1 worker thread(s)" in str(error.value)
             assert "Start at least 2 worker threads" in str(error.value)
         else:
-            with on_dask(scatter=[], scheduler=address, stream=sys.stderr) as client:
+            with on_dask(scheduler=address, stream=sys.stderr) as client:
                 assert sum(client.ncores().values()) == 2
