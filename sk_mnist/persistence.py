@@ -498,9 +498,8 @@ class _Reader:
             )
         return data
 
-    def array(self, name, shape=None, dtype=None):
-        data = self.member(name, "arrays/")
-        buffer = io.BytesIO(data)
+    def npy_header(self, name, buffer):
+        """``(shape, fortran_order, dtype)`` of a .npy file; no pickled dtypes."""
         try:
             version = np.lib.format.read_magic(buffer)
             if version == (1, 0):
@@ -513,12 +512,17 @@ class _Reader:
             raise self.error(
                 f"array {name!r} has a malformed header ({exc})."
             ) from None
-        found_shape, fortran_order, found_dtype = header
-        if found_dtype.hasobject:
+        if header[2].hasobject:
             raise self.error(
-                f"array {name!r} cannot be read without pickle (dtype {found_dtype}).",
+                f"array {name!r} cannot be read without pickle (dtype {header[2]}).",
                 UnsafeModelFileError,
             )
+        return header
+
+    def array(self, name, shape=None, dtype=None):
+        data = self.member(name, "arrays/")
+        buffer = io.BytesIO(data)
+        found_shape, fortran_order, found_dtype = self.npy_header(name, buffer)
         if found_dtype.fields is not None or found_dtype.kind not in "biufU":
             raise self.error(
                 f"array {name!r} has dtype {found_dtype}, which the format does not "
@@ -699,24 +703,7 @@ class _Reader:
 
     def _check_npy_header(self, name, member, size):
         """A .npy member's header: a plain dtype, a shape that its size holds."""
-        try:
-            version = np.lib.format.read_magic(member)
-            if version == (1, 0):
-                header = np.lib.format.read_array_header_1_0(member)
-            elif version == (2, 0):
-                header = np.lib.format.read_array_header_2_0(member)
-            else:
-                raise ValueError(f".npy format version {version} is not supported")
-        except Exception as exc:  # ValueError, or a tokenizer's error in the dict
-            raise self.error(
-                f"array {name!r} has a malformed header ({exc})."
-            ) from None
-        found_shape, _, found_dtype = header
-        if found_dtype.hasobject:
-            raise self.error(
-                f"array {name!r} cannot be read without pickle (dtype {found_dtype}).",
-                UnsafeModelFileError,
-            )
+        found_shape, _, found_dtype = self.npy_header(name, member)
         claimed = math.prod(found_shape) * found_dtype.itemsize
         if claimed != size - member.tell():
             raise self.error(
