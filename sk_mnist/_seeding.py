@@ -123,7 +123,8 @@ def epoch_batches(seed, epoch, n_samples, batch_size, shuffle=True):
         Row indices, batch after batch.
     """
     order = epoch_order(seed, epoch, n_samples, shuffle)
-    order = order.astype(np.int32 if n_samples <= _MAX_SEED else np.int64)
+    fits_int32 = n_samples <= np.iinfo(np.int32).max
+    order = order.astype(np.int32 if fits_int32 else np.int64)
     steps, short = batch_layout(n_samples, batch_size)
     order[:short].sort()
     order[short:].reshape(steps - 1, batch_size).sort(axis=1)
