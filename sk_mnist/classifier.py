@@ -12,8 +12,6 @@ under categorical cross-entropy, and squeezes ``predict_proba`` of one sample to
 
 import copy
 import inspect
-import threading
-import weakref
 from contextlib import contextmanager
 from numbers import Integral, Real
 
@@ -31,6 +29,7 @@ from sklearn.utils.validation import (
 )
 
 from sk_mnist import _versions
+from sk_mnist._forward import forward_pass, predict_lock
 from sk_mnist._scikeras import BaseWrapper, ClassifierLabelEncoder, KerasClassifier
 from sk_mnist._seeding import (
     ShuffledBatches,
@@ -111,31 +110,6 @@ class _LabelEncoder(ClassifierLabelEncoder):
         return target_type
 
 
-_PREDICT_LOCKS = weakref.WeakKeyDictionary()  # Keras model -> its predict lock
-_PREDICT_LOCKS_GUARD = threading.Lock()
-# Keras model -> its compiled forward pass. Kept out of the estimator's __dict__,
-# which pickle, clone, ``dump`` and scikit-learn's checks all read; weak, so that
-# a network that is dropped is freed (the functions hold it by a weak reference).
-_FORWARD_PASSES = weakref.WeakKeyDictionary()
-
-#: Rows per block of the compiled network in predict. Every block has exactly
-#: this many rows (the last one padded with zeros): XLA picks its matrix
-#: product's algorithm by shape, and rows computed in blocks of other sizes differ
-#: by up to 3e-7 on both backends; in blocks of one size a row's probabilities are
-#: the same wherever it stands and whatever the batch. One image costs a whole
-#: block; bigger blocks compute many rows faster. Measured with
-#: ``benchmarks/predict_block.py`` and side by side in one process (2026-12-07):
-#: on JAX blocks of 16 took one image from 0.52-0.60 ms to 0.41-0.45 ms but
-#: 10000 images from 0.094-0.164 s to 0.110-0.201 s (slower in 5 rounds of 5),
-#: past the 0.75x of Keras' predict aimed at; on TensorFlow, whose call costs
-#: more than the arithmetic, 16 saved 0.1 ms on one image and cost 20% on 10000.
-PREDICT_BLOCK = 32
-#: Most blocks per call of the compiled network: one call computes this many
-#: blocks (4096 rows) in a loop compiled with it, each block the way a call of
-#: one block does. Calls of fewer blocks are padded to a power of two, so that
-#: at most 8 shapes are ever compiled per network.
-PREDICT_CALL_BLOCKS = 4096 // PREDICT_BLOCK
-
 _PREDICT_OPTIONS = ("batch_size", "verbose", "callbacks")
 _PREDICT_HOOKS = (
     "on_predict_begin",
@@ -143,163 +117,6 @@ _PREDICT_HOOKS = (
     "on_predict_batch_begin",
     "on_predict_batch_end",
 )
-
-
-def _predict_lock(model):
-    """The lock that serialises ``predict`` calls on one Keras model."""
-    with _PREDICT_LOCKS_GUARD:
-        lock = _PREDICT_LOCKS.get(model)
-        if lock is None:
-            lock = _PREDICT_LOCKS[model] = threading.Lock()
-        return lock
-
-
-def _forward_pass(model):
-    """The compiled forward pass of ``model``, made on first use, once."""
-    forward = _FORWARD_PASSES.get(model)
-    if forward is None:
-        with _predict_lock(model):
-            forward = _FORWARD_PASSES.get(model)
-            if forward is None:
-                forward = _FORWARD_PASSES[model] = _ForwardPass(model)
-    return forward
-
-
-class _ForwardPass:
-    """A Keras model's compiled forward pass: float32 rows in, NumPy outputs out.
-
-    It reads the model's variables at every call, so that it follows
-    ``partial_fit``, warm-start fits and a transaction's rollback, which all
-    change the weights in place. Compiled with XLA: on TensorFlow
-    ``tf.function(jit_compile=True)``, on JAX ``jax.jit`` over
-    ``stateless_call``; other backends use ``predict_on_batch``.
-
-    The rows are viewed as blocks of exactly ``PREDICT_BLOCK`` rows, the last
-    one padded with zeros, and one compiled call computes up to
-    ``PREDICT_CALL_BLOCKS`` blocks: a loop in the compiled program (``lax.map``,
-    ``tf.map_fn``) whose body is the network on one block. Each block is
-    computed by the same program whatever the number of blocks, so a row's
-    outputs are the same wherever it stands in whatever batch, and 10000 rows
-    cost 3 calls, not 313 (on JAX dispatched at once, so they overlap).
-    ``traces`` counts the Python traces (one per number
-    of blocks per call).
-
-    The model is held by a weak reference: a strong one, from a value of the
-    weak-keyed cache, would keep every network ever predicted with alive.
-    """
-
-    def __init__(self, model):
-        self.traces = 0
-        self._model = weakref.ref(model)
-        self._n_features = model.inputs[0].shape[-1]
-        self._lock = threading.Lock()
-        backend = keras.backend.backend()
-        if backend == "tensorflow":
-            self._compile = self._tensorflow
-        elif backend == "jax":
-            self._compile = self._jax()
-        else:
-            self._compile = None
-        self._calls = {}  # blocks per call -> its compiled function
-
-    def __call__(self, rows):
-        n_rows, block = len(rows), PREDICT_BLOCK
-        if self._compile is None:
-            return self._on_batch(rows)
-        n_blocks = max(1, -(-n_rows // block))
-        outputs = []
-        for first in range(0, n_blocks, PREDICT_CALL_BLOCKS):
-            count = min(PREDICT_CALL_BLOCKS, n_blocks - first)
-            size = 1 << (count - 1).bit_length()  # a power of two >= count
-            chunk = rows[first * block : (first + count) * block]
-            if len(chunk) < size * block:  # pad with zeros to whole blocks
-                padded = np.zeros((size * block, rows.shape[1]), rows.dtype)
-                padded[: len(chunk)] = chunk
-                chunk = padded
-            blocks = chunk.reshape(size, block, rows.shape[1])
-            # JAX returns at once (asynchronous dispatch): calls overlap.
-            outputs.append((self._call(size)(blocks), count))
-        outputs = [np.asarray(output)[:count] for output, count in outputs]
-        outputs = np.concatenate(outputs) if len(outputs) > 1 else outputs[0]
-        return outputs.reshape(-1, outputs.shape[-1])[:n_rows]
-
-    def _call(self, size):
-        call = self._calls.get(size)
-        if call is None:
-            with self._lock:  # traced once per size, even from many threads
-                call = self._calls.get(size)
-                if call is None:
-                    call = self._calls[size] = self._compile(size)
-        return call
-
-    def _on_batch(self, rows):
-        outputs = [
-            keras.ops.convert_to_numpy(self._model().predict_on_batch(block))
-            for block in _blocks_of(rows)
-        ]
-        return np.concatenate(outputs)[: len(rows)]
-
-    def _tensorflow(self, size):
-        import tensorflow as tf
-
-        spec = tf.TensorSpec([size, PREDICT_BLOCK, self._n_features], tf.float32)
-
-        @tf.function(input_signature=[spec], autograph=False, jit_compile=True)
-        def forward(blocks):
-            self.traces += 1  # runs at tracing only
-            model = self._model()
-            if size == 1:  # what the loop computes, without a loop to launch
-                return model(blocks[0], training=False)[None]
-            return tf.map_fn(
-                lambda block: model(block, training=False),
-                blocks,
-                fn_output_signature=tf.float32,
-            )
-
-        # Traced now, under the lock; calling the concrete function also skips
-        # tf.function's per-call dispatch on the arguments.
-        concrete = forward.get_concrete_function()
-        return lambda blocks: concrete(blocks).numpy()
-
-    def _jax(self):
-        import jax
-
-        def forward(trainable, non_trainable, blocks):
-            self.traces += 1  # runs at tracing only
-
-            def one_block(block):
-                outputs, _ = self._model().stateless_call(
-                    trainable, non_trainable, block, training=False
-                )
-                return outputs
-
-            return jax.lax.map(one_block, blocks)
-
-        forward = jax.jit(forward)
-
-        def compile_for(size):
-            def call(blocks):  # a JAX array, computed in the background
-                model = self._model()
-                return forward(
-                    [v.value for v in model.trainable_variables],
-                    [v.value for v in model.non_trainable_variables],
-                    blocks,
-                )
-
-            return call
-
-        return compile_for
-
-
-def _blocks_of(rows):
-    """``rows`` in blocks of ``PREDICT_BLOCK`` rows, the last padded with zeros."""
-    for start in range(0, len(rows), PREDICT_BLOCK):
-        block = rows[start : start + PREDICT_BLOCK]
-        if len(block) < PREDICT_BLOCK:
-            padded = np.zeros((PREDICT_BLOCK, rows.shape[1]), rows.dtype)
-            padded[: len(block)] = block
-            block = padded
-        yield block
 
 
 def _callback_list(callbacks):
@@ -844,9 +661,9 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
             # Keras traces its predict function on first use and per new batch
             # shape; threads doing it at once retrace again and again. One call
             # at a time per network (TensorFlow's kernels use every core anyway).
-            with _predict_lock(self.model_):
+            with predict_lock(self.model_):
                 return self._predict_raw(X, **kwargs)
-        return _forward_pass(self.model_)(X)
+        return forward_pass(self.model_)(X)
 
     def _plain_rows(self, X):
         """``X`` checked as ``validate_data`` does, in microseconds when it can be.

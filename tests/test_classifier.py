@@ -371,10 +371,12 @@ def test_a_rows_probabilities_do_not_depend_on_its_batch(fitted_on_mnist, mnist)
 def test_the_compiled_network_is_called_once_per_4096_rows(
     fitted_on_mnist, monkeypatch
 ):
-    from sk_mnist.classifier import PREDICT_BLOCK, PREDICT_CALL_BLOCKS, _forward_pass
+    from sk_mnist import _forward
+    from sk_mnist._forward import PREDICT_BLOCK, PREDICT_CALL_BLOCKS
 
     X = np.random.RandomState(0).rand(9000, 784).astype(np.float32)
-    forward = _forward_pass(fitted_on_mnist.model_)
+    forward = _forward.CompiledForwardPass(fitted_on_mnist.model_)
+    monkeypatch.setitem(_forward._FORWARD_PASSES, fitted_on_mnist.model_, forward)
     shapes, call = [], forward._call
 
     def recording(size):
@@ -459,7 +461,7 @@ def test_callbacks_with_predict_hooks_see_the_batches(blobs):
 
 @pytest.mark.parametrize("run_eagerly", [False, True])
 def test_run_eagerly_predicts_through_keras(blobs, run_eagerly):
-    from sk_mnist.classifier import _FORWARD_PASSES
+    from sk_mnist._forward import _FORWARD_PASSES
 
     X, y = blobs
     clf = MNISTClassifier(hidden_units=4, epochs=1, run_eagerly=run_eagerly)

@@ -1,0 +1,399 @@
+"""The fitted network's forward pass in predict: row-exact, at the arithmetic's cost.
+
+A row's probabilities must not depend on the other rows of its batch, nor on the
+batch's size: a model file, a search's scores and a server must give one row one
+answer. Keras' ``predict`` does not promise that (XLA and Eigen pick a matrix
+product's blocking by its shape), and its per-call data pipeline costs far more
+than one image's arithmetic.
+
+Two forward passes, both exact by construction:
+
+- :class:`DenseForwardPass` runs the book's network (Dense layers, known
+  activations, float32) in NumPy on the network's own variables, read at every
+  call. OpenBLAS sums a matrix product's terms in an order fixed by the inner
+  dimension alone, so a row's product is the same in any call of at least a few
+  rows; the fewest rows that reproduce a long call are found once per layer shape
+  and process (:func:`exact_rows`) and a shorter batch is padded to them. The
+  activations work row by row, with the softmax's sum in a fixed order.
+- :class:`CompiledForwardPass` everywhere else (another BLAS, another layer or
+  activation): the network compiled with XLA over blocks of exactly
+  ``PREDICT_BLOCK`` rows.
+"""
+
+import threading
+import weakref
+
+import keras
+import numpy as np
+
+__all__ = ["CompiledForwardPass", "DenseForwardPass", "forward_pass", "predict_lock"]
+
+_PREDICT_LOCKS = weakref.WeakKeyDictionary()  # Keras model -> its predict lock
+_PREDICT_LOCKS_GUARD = threading.Lock()
+# Keras model -> its forward pass. Kept out of the estimator's __dict__,
+# which pickle, clone, ``dump`` and scikit-learn's checks all read; weak, so that
+# a network that is dropped is freed (the functions hold it by a weak reference).
+_FORWARD_PASSES = weakref.WeakKeyDictionary()
+
+#: Rows per block of the compiled network in predict. Every block has exactly
+#: this many rows (the last one padded with zeros): XLA picks its matrix
+#: product's algorithm by shape, and rows computed in blocks of other sizes differ
+#: by up to 3e-7 on both backends; in blocks of one size a row's probabilities are
+#: the same wherever it stands and whatever the batch. One image costs a whole
+#: block; bigger blocks compute many rows faster. Measured with
+#: ``benchmarks/predict_block.py`` and side by side in one process (2026-12-07):
+#: on JAX blocks of 16 took one image from 0.52-0.60 ms to 0.41-0.45 ms but
+#: 10000 images from 0.094-0.164 s to 0.110-0.201 s (slower in 5 rounds of 5),
+#: past the 0.75x of Keras' predict aimed at; on TensorFlow, whose call costs
+#: more than the arithmetic, 16 saved 0.1 ms on one image and cost 20% on 10000.
+PREDICT_BLOCK = 32
+#: Most blocks per call of the compiled network: one call computes this many
+#: blocks (4096 rows) in a loop compiled with it, each block the way a call of
+#: one block does. Calls of fewer blocks are padded to a power of two, so that
+#: at most 8 shapes are ever compiled per network.
+PREDICT_CALL_BLOCKS = 4096 // PREDICT_BLOCK
+
+
+def predict_lock(model):
+    """The lock that serialises ``predict`` calls on one Keras model."""
+    with _PREDICT_LOCKS_GUARD:
+        lock = _PREDICT_LOCKS.get(model)
+        if lock is None:
+            lock = _PREDICT_LOCKS[model] = threading.Lock()
+        return lock
+
+
+def forward_pass(model):
+    """The forward pass of ``model`` for predict, made on first use, once.
+
+    :class:`DenseForwardPass` where it can run the network (Dense layers with
+    known activations, float32, a BLAS whose rows do not depend on the batch),
+    otherwise :class:`CompiledForwardPass`.
+    """
+    forward = _FORWARD_PASSES.get(model)
+    if forward is None:
+        with predict_lock(model):
+            forward = _FORWARD_PASSES.get(model)
+            if forward is None:
+                dense = DenseForwardPass.of(model)
+                forward = dense if dense is not None else CompiledForwardPass(model)
+                _FORWARD_PASSES[model] = forward
+    return forward
+
+
+#: Rows per NumPy call in :class:`DenseForwardPass`: bounds the memory of the
+#: hidden layer's output (4096 x 512 float32 is 8 MiB) whatever the batch.
+CHUNK_ROWS = 4096
+# Layer shape (inputs, units) -> the fewest rows whose products are exact, or 0.
+_EXACT_ROWS = {}
+_EXACT_ROWS_LOCK = threading.Lock()
+
+
+def _blas_is_openblas():
+    """Whether NumPy's matrix product is OpenBLAS' (the order argued above)."""
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+    except Exception:  # an unknown build of NumPy: assume nothing
+        return False
+    return "openblas" in str(blas.get("name", "")).lower()
+
+
+def exact_rows(n_inputs, n_units):
+    """The fewest rows in a call whose products are those of a long call, or 0.
+
+    Checked once per shape and process on random values, for 4, 8, 16, ...
+    rows: calls of that many rows, one more and twice as many against the same
+    rows in one long call. OpenBLAS takes a kernel of its own for products of
+    fewer than about 10**6 multiplications, whose sums differ in the last bit;
+    so one image goes through the hidden layer as 4 rows and through a layer of
+    10 units as 256 rows (microseconds). 0 when no count up to ``CHUNK_ROWS``
+    holds, or the BLAS is not OpenBLAS.
+    """
+    key = (n_inputs, n_units)
+    with _EXACT_ROWS_LOCK:
+        if key not in _EXACT_ROWS:
+            _EXACT_ROWS[key] = _find_exact_rows(n_inputs, n_units)
+        return _EXACT_ROWS[key]
+
+
+def _find_exact_rows(n_inputs, n_units):
+    if not _blas_is_openblas():
+        return 0
+    rng = np.random.default_rng(0)
+    fewest = 4
+    while fewest <= CHUNK_ROWS:
+        sizes = (fewest, fewest + 1, 2 * fewest + 3)
+        rows = rng.uniform(-1, 1, (max(600, 2 * sizes[-1]), n_inputs))
+        weights = rng.uniform(-1, 1, (n_inputs, n_units)).astype(np.float32)
+        rows = rows.astype(np.float32)
+        whole = rows @ weights
+        if all(
+            np.array_equal(rows[17 : 17 + size] @ weights, whole[17 : 17 + size])
+            for size in sizes
+        ):
+            return fewest
+        fewest *= 2
+    return 0
+
+
+def _relu(x):
+    return np.maximum(x, 0, out=x)
+
+
+def _sigmoid(x):
+    np.negative(x, out=x)
+    with np.errstate(over="ignore"):  # exp(-x) = inf for x < -88: 1 / inf is 0
+        np.exp(x, out=x)
+    x += 1
+    return np.reciprocal(x, out=x)
+
+
+def _tanh(x):
+    return np.tanh(x, out=x)
+
+
+def _linear(x):
+    return x
+
+
+def _softmax(x):
+    x -= x.max(axis=1, keepdims=True)
+    np.exp(x, out=x)
+    total = x[:, 0].copy()  # summed column by column: the same order in any row
+    for column in range(1, x.shape[1]):
+        total += x[:, column]
+    x /= total[:, None]
+    return x
+
+
+_ACTIVATIONS = {
+    keras.activations.relu: _relu,
+    keras.activations.sigmoid: _sigmoid,
+    keras.activations.tanh: _tanh,
+    keras.activations.linear: _linear,
+    keras.activations.softmax: _softmax,
+}
+
+
+def _variable_reader():
+    """A function giving a Keras variable's value as NumPy, without a copy."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        # A read of the variable; NumPy views its buffer, which an assignment
+        # replaces (copy on write) rather than changes.
+        return lambda variable: variable.value.value()._numpy()
+    if backend == "jax":
+        return lambda variable: np.asarray(variable.value)  # immutable
+    return keras.ops.convert_to_numpy
+
+
+class DenseForwardPass:
+    """The book's network in NumPy: Dense layers, one matrix product each.
+
+    Reads the network's variables at every call (microseconds, no copy), so it
+    follows ``partial_fit``, warm starts and rollbacks, which change the weights
+    in place. Made by :meth:`of`, which says when it cannot run a network.
+    """
+
+    def __init__(self, model, activations, fewest_rows):
+        self._model = weakref.ref(model)
+        self._activations = activations
+        self._fewest_rows = fewest_rows  # per layer
+        self._read = _variable_reader()
+
+    @classmethod
+    def of(cls, model):
+        """The forward pass of ``model``, or None when it is not the book's kind."""
+        layers = [layer for layer in model.layers if not _is_input(layer)]
+        activations, fewest_rows = [], []
+        for layer in layers:
+            activation = _ACTIVATIONS.get(getattr(layer, "activation", None))
+            if (
+                type(layer) is not keras.layers.Dense
+                or activation is None
+                or not layer.use_bias
+                or layer.dtype_policy.name != "float32"
+                or getattr(layer, "lora_enabled", False)
+                or getattr(layer, "quantization_mode", None)
+            ):
+                return None
+            n_inputs, n_units = layer.kernel.shape
+            exact = exact_rows(n_inputs, n_units)
+            if not exact:
+                return None
+            activations.append(activation)
+            fewest_rows.append(exact)
+        if not layers:
+            return None
+        return cls(model, activations, fewest_rows)
+
+    def __call__(self, rows):
+        model = self._model()
+        read = self._read
+        weights = [
+            (read(layer.kernel), read(layer.bias))
+            for layer in model.layers
+            if not _is_input(layer)
+        ]
+        n_rows = len(rows)
+        if n_rows <= CHUNK_ROWS:
+            return self._chunk(rows, weights)
+        outputs = np.empty((n_rows, weights[-1][1].shape[0]), np.float32)
+        for start in range(0, n_rows, CHUNK_ROWS):
+            stop = min(start + CHUNK_ROWS, n_rows)
+            outputs[start:stop] = self._chunk(rows[start:stop], weights)
+        return outputs
+
+    def _chunk(self, rows, weights):
+        n_rows = len(rows)
+        layers = zip(weights, self._activations, self._fewest_rows)
+        for (kernel, bias), activation, fewest_rows in layers:
+            if n_rows < fewest_rows:  # padded with zeros to an exact product
+                padded = np.zeros((fewest_rows, rows.shape[1]), np.float32)
+                padded[:n_rows] = rows
+                rows = padded
+            rows = (rows @ kernel)[:n_rows]
+            rows += bias
+            rows = activation(rows)
+        return rows
+
+
+def _is_input(layer):
+    return isinstance(layer, keras.layers.InputLayer)
+
+
+class CompiledForwardPass:
+    """A Keras model's compiled forward pass: float32 rows in, NumPy outputs out.
+
+    It reads the model's variables at every call, so that it follows
+    ``partial_fit``, warm-start fits and a transaction's rollback, which all
+    change the weights in place. Compiled with XLA: on TensorFlow
+    ``tf.function(jit_compile=True)``, on JAX ``jax.jit`` over
+    ``stateless_call``; other backends use ``predict_on_batch``.
+
+    The rows are viewed as blocks of exactly ``PREDICT_BLOCK`` rows, the last
+    one padded with zeros, and one compiled call computes up to
+    ``PREDICT_CALL_BLOCKS`` blocks: a loop in the compiled program (``lax.map``,
+    ``tf.map_fn``) whose body is the network on one block. Each block is
+    computed by the same program whatever the number of blocks, so a row's
+    outputs are the same wherever it stands in whatever batch, and 10000 rows
+    cost 3 calls, not 313 (on JAX dispatched at once, so they overlap).
+    ``traces`` counts the Python traces (one per number
+    of blocks per call).
+
+    The model is held by a weak reference: a strong one, from a value of the
+    weak-keyed cache, would keep every network ever predicted with alive.
+    """
+
+    def __init__(self, model):
+        self.traces = 0
+        self._model = weakref.ref(model)
+        self._n_features = model.inputs[0].shape[-1]
+        self._lock = threading.Lock()
+        backend = keras.backend.backend()
+        if backend == "tensorflow":
+            self._compile = self._tensorflow
+        elif backend == "jax":
+            self._compile = self._jax()
+        else:
+            self._compile = None
+        self._calls = {}  # blocks per call -> its compiled function
+
+    def __call__(self, rows):
+        n_rows, block = len(rows), PREDICT_BLOCK
+        if self._compile is None:
+            return self._on_batch(rows)
+        n_blocks = max(1, -(-n_rows // block))
+        outputs = []
+        for first in range(0, n_blocks, PREDICT_CALL_BLOCKS):
+            count = min(PREDICT_CALL_BLOCKS, n_blocks - first)
+            size = 1 << (count - 1).bit_length()  # a power of two >= count
+            chunk = rows[first * block : (first + count) * block]
+            if len(chunk) < size * block:  # pad with zeros to whole blocks
+                padded = np.zeros((size * block, rows.shape[1]), rows.dtype)
+                padded[: len(chunk)] = chunk
+                chunk = padded
+            blocks = chunk.reshape(size, block, rows.shape[1])
+            # JAX returns at once (asynchronous dispatch): calls overlap.
+            outputs.append((self._call(size)(blocks), count))
+        outputs = [np.asarray(output)[:count] for output, count in outputs]
+        outputs = np.concatenate(outputs) if len(outputs) > 1 else outputs[0]
+        return outputs.reshape(-1, outputs.shape[-1])[:n_rows]
+
+    def _call(self, size):
+        call = self._calls.get(size)
+        if call is None:
+            with self._lock:  # traced once per size, even from many threads
+                call = self._calls.get(size)
+                if call is None:
+                    call = self._calls[size] = self._compile(size)
+        return call
+
+    def _on_batch(self, rows):
+        outputs = [
+            keras.ops.convert_to_numpy(self._model().predict_on_batch(block))
+            for block in _blocks_of(rows)
+        ]
+        return np.concatenate(outputs)[: len(rows)]
+
+    def _tensorflow(self, size):
+        import tensorflow as tf
+
+        spec = tf.TensorSpec([size, PREDICT_BLOCK, self._n_features], tf.float32)
+
+        @tf.function(input_signature=[spec], autograph=False, jit_compile=True)
+        def forward(blocks):
+            self.traces += 1  # runs at tracing only
+            model = self._model()
+            if size == 1:  # what the loop computes, without a loop to launch
+                return model(blocks[0], training=False)[None]
+            return tf.map_fn(
+                lambda block: model(block, training=False),
+                blocks,
+                fn_output_signature=tf.float32,
+            )
+
+        # Traced now, under the lock; calling the concrete function also skips
+        # tf.function's per-call dispatch on the arguments.
+        concrete = forward.get_concrete_function()
+        return lambda blocks: concrete(blocks).numpy()
+
+    def _jax(self):
+        import jax
+
+        def forward(trainable, non_trainable, blocks):
+            self.traces += 1  # runs at tracing only
+
+            def one_block(block):
+                outputs, _ = self._model().stateless_call(
+                    trainable, non_trainable, block, training=False
+                )
+                return outputs
+
+            return jax.lax.map(one_block, blocks)
+
+        forward = jax.jit(forward)
+
+        def compile_for(size):
+            def call(blocks):  # a JAX array, computed in the background
+                model = self._model()
+                return forward(
+                    [v.value for v in model.trainable_variables],
+                    [v.value for v in model.non_trainable_variables],
+                    blocks,
+                )
+
+            return call
+
+        return compile_for
+
+
+def _blocks_of(rows):
+    """``rows`` in blocks of ``PREDICT_BLOCK`` rows, the last padded with zeros."""
+    for start in range(0, len(rows), PREDICT_BLOCK):
+        block = rows[start : start + PREDICT_BLOCK]
+        if len(block) < PREDICT_BLOCK:
+            padded = np.zeros((PREDICT_BLOCK, rows.shape[1]), rows.dtype)
+            padded[: len(block)] = block
+            block = padded
+        yield block

@@ -1,0 +1,134 @@
+"""The forward pass of predict: NumPy for the book's network, XLA otherwise."""
+
+import warnings
+
+import keras
+import numpy as np
+import pytest
+
+from sk_mnist import MNISTClassifier, _forward
+from sk_mnist._forward import CompiledForwardPass, DenseForwardPass, forward_pass
+
+BATCHES = [(0, 1), (0, 7), (0, 32), (0, 33), (3, 4), (1, 300), (4000, 4300)]
+
+
+@pytest.fixture(scope="module")
+def rows(mnist_small):
+    """4300 test-like rows: the 3000 training and 1000 test images, and 300 again."""
+    (X_train, _), (X_test, _) = mnist_small
+    X = np.concatenate([X_train, X_test, X_test[:300]]).reshape(-1, 784)
+    return (X / np.float32(255)).astype(np.float32)
+
+
+def _fitted(mnist_small, **params):
+    (X, y), _ = mnist_small
+    X = (X[:600].reshape(600, -1) / np.float32(255)).astype(np.float32)
+    params = dict(hidden_units=16, epochs=1, random_state=0) | params
+    return MNISTClassifier(**params).fit(X, y[:600])
+
+
+def _assert_rows_do_not_depend_on_the_batch(clf, rows):
+    whole = clf.predict_proba(rows)  # 4300 rows: more than one chunk of 4096
+    for start, stop in BATCHES:
+        np.testing.assert_array_equal(
+            clf.predict_proba(rows[start:stop]), whole[start:stop]
+        )
+    np.testing.assert_array_equal(clf.predict_proba(rows[::-1]), whole[::-1])
+    return whole
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "linear"])
+@pytest.mark.parametrize("hidden_units", [4, 512])
+def test_the_books_networks_run_in_numpy_row_by_row(
+    mnist_small, rows, activation, hidden_units
+):
+    clf = _fitted(mnist_small, activation=activation, hidden_units=hidden_units)
+    assert type(forward_pass(clf.model_)) is DenseForwardPass
+    whole = _assert_rows_do_not_depend_on_the_batch(clf, rows)
+    assert whole.dtype == np.float32
+    keras_proba = clf.model_.predict(rows, verbose=0)
+    np.testing.assert_allclose(whole, keras_proba, rtol=0, atol=2e-6)
+    assert (whole.argmax(1) == keras_proba.argmax(1)).mean() > 0.999
+
+
+def test_other_activations_run_compiled_and_row_by_row(mnist_small, rows):
+    clf = _fitted(mnist_small, activation="gelu")
+    assert type(forward_pass(clf.model_)) is CompiledForwardPass
+    whole = _assert_rows_do_not_depend_on_the_batch(clf, rows)
+    np.testing.assert_allclose(
+        whole, clf.model_.predict(rows, verbose=0), rtol=0, atol=2e-6
+    )
+
+
+def test_another_blas_gets_the_compiled_network(mnist_small, rows, monkeypatch):
+    monkeypatch.setattr(_forward, "_blas_is_openblas", lambda: False)
+    monkeypatch.setattr(_forward, "_EXACT_ROWS", {})
+    clf = _fitted(mnist_small)
+    assert _forward.exact_rows(784, 16) == 0
+    assert type(forward_pass(clf.model_)) is CompiledForwardPass
+    _assert_rows_do_not_depend_on_the_batch(clf, rows)
+
+
+def test_numpy_builds_blas_as_openblas_here():
+    # The wheels on PyPI link OpenBLAS; the suite's other tests rely on it.
+    assert _forward._blas_is_openblas()
+
+
+@pytest.mark.parametrize("shape", [(784, 512), (512, 10), (784, 4), (4, 10)])
+def test_exact_rows_are_rows_whose_products_match_a_long_call(shape):
+    fewest = _forward.exact_rows(*shape)
+    assert 4 <= fewest <= _forward.CHUNK_ROWS
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((max(2 * fewest, 1200), shape[0])).astype(np.float32)
+    w = rng.standard_normal(shape).astype(np.float32)
+    whole = x @ w  # a long call: OpenBLAS' kernel for big products
+    for start, size in [(0, fewest), (5, fewest), (9, fewest + 7), (0, 2 * fewest)]:
+        np.testing.assert_array_equal(x[start : start + size] @ w, whole[start:][:size])
+
+
+def test_one_row_alone_differs_where_openblas_changes_kernel():
+    # Why rows are padded: without it, one image's product is OpenBLAS' small-matrix
+    # kernel's, a last bit away from the same row in a batch.
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((600, 512)).astype(np.float32)
+    w = rng.standard_normal((512, 10)).astype(np.float32)
+    assert _forward.exact_rows(512, 10) > 1
+    assert not np.array_equal(x[:1] @ w, (x @ w)[:1])
+
+
+def test_predict_follows_weights_set_on_the_keras_model(mnist_small, rows):
+    clf = _fitted(mnist_small)
+    before = clf.predict_proba(rows[:5])
+    weights = clf.model_.get_weights()
+    clf.model_.set_weights([w * 1.5 for w in weights])
+    after = clf.predict_proba(rows[:5])
+    assert not np.allclose(before, after)
+    np.testing.assert_allclose(
+        after, clf.model_.predict(rows[:5], verbose=0), rtol=0, atol=2e-6
+    )
+    clf.model_.set_weights(weights)
+    np.testing.assert_array_equal(clf.predict_proba(rows[:5]), before)
+
+
+def test_huge_logits_give_probabilities_not_nan(mnist_small, rows):
+    for activation in ("relu", "sigmoid"):
+        clf = _fitted(mnist_small, activation=activation)
+        clf.model_.set_weights([w * 300 for w in clf.model_.get_weights()])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no overflow warning either
+            proba = clf.predict_proba(rows[:50])
+        assert np.isfinite(proba).all()
+        np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-6)
+        expected = clf.model_.predict(rows[:50], verbose=0)
+        np.testing.assert_array_equal(proba.argmax(1), expected.argmax(1))
+
+
+def test_a_network_of_other_layers_is_not_run_in_numpy():
+    model = keras.Sequential(
+        [keras.Input((8,)), keras.layers.Dense(4), keras.layers.Dropout(0.5)]
+    )
+    assert DenseForwardPass.of(model) is None
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4, use_bias=False)])
+    assert DenseForwardPass.of(model) is None
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4, "softmax")])
+    assert type(DenseForwardPass.of(model)) is DenseForwardPass
