@@ -614,10 +614,11 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
     def predict_proba(self, X, **kwargs):
         """Probability of each class.
 
-        The fitted network runs on the rows directly, compiled once per network
-        and called on blocks of ``PREDICT_BLOCK`` rows, without
-        ``keras.Model.predict``'s per-call data pipeline. A row's probabilities
-        are the same wherever it stands in ``X`` and whatever the other rows.
+        The fitted network runs on the rows directly, without
+        ``keras.Model.predict``'s per-call data pipeline: in NumPy, on the
+        network's own variables, or compiled with XLA for networks NumPy cannot
+        run exactly (``sk_mnist._forward``). A row's probabilities are the same,
+        bit for bit, wherever it stands in ``X`` and whatever the other rows.
         Keras' ``predict`` runs instead when a callback (the ``callbacks``
         parameter or the keyword) has ``on_predict_*`` hooks, or ``verbose`` is
         set, so that they see the batches, and with ``run_eagerly=True``.
@@ -629,7 +630,7 @@ class MNISTClassifier(KerasClassifier, metaclass=_MixinsBeforeBaseEstimator):
         **kwargs
             ``batch_size``, ``verbose`` and ``callbacks``, as for
             ``keras.Model.predict`` (``batch_size`` counts when Keras' ``predict``
-            runs; the compiled network always takes ``PREDICT_BLOCK`` rows).
+            runs; the forward pass chooses its own blocks).
             Other keywords raise ``TypeError``.
 
         Returns
