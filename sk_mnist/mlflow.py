@@ -238,7 +238,7 @@ def save_model(
     if signature is None:
         signature = infer_signature(
             input_example,
-            model.predict(input_example),
+            model.predict(_model_input(model, input_example)),
             params={PREDICT_PROBA: False},
         )
     mlflow_model.signature = signature
@@ -508,6 +508,20 @@ def load_model(model_uri, dst_path=None):
     return _load_from_folder(local_path)
 
 
+def _model_input(model, data):
+    """``data`` as the model takes it: a DataFrame's values if fitted on arrays."""
+    if hasattr(data, "iloc") and not hasattr(model, "feature_names_in_"):
+        return data.to_numpy()  # the model was fitted on arrays, not names
+    if isinstance(data, dict):
+        if len(data) != 1:
+            raise MlflowException.invalid_parameter_value(
+                f"Expected one array of images; got a dict of {len(data)} "
+                f"inputs ({sorted(data)})."
+            )
+        (data,) = data.values()
+    return data
+
+
 class _PyfuncModel:
     """The ``python_function`` model: labels, or probabilities on request."""
 
@@ -526,15 +540,7 @@ class _PyfuncModel:
             raise MlflowException.invalid_parameter_value(
                 f"The parameter {PREDICT_PROBA!r} must be true or false; got {proba!r}."
             )
-        if hasattr(data, "iloc") and not hasattr(self.model, "feature_names_in_"):
-            data = data.to_numpy()  # the model was fitted on arrays, not names
-        elif isinstance(data, dict):
-            if len(data) != 1:
-                raise MlflowException.invalid_parameter_value(
-                    f"Expected one array of images; got a dict of {len(data)} "
-                    f"inputs ({sorted(data)})."
-                )
-            (data,) = data.values()
+        data = _model_input(self.model, data)
         if proba:
             return self.model.predict_proba(data)
         return self.model.predict(data)
