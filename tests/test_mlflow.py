@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -308,10 +309,13 @@ def test_other_input_forms_through_their_input_example(fitted, data, tmp_path, f
         X = X.astype(np.float32)
     else:
         X = pd.DataFrame(X, columns=[f"pixel{i}" for i in range(784)])
-    sk_mlflow.save_model(fitted, tmp_path / "m", input_example=X[:2])
-    model = mlflow.pyfunc.load_model(str(tmp_path / "m"))
-    assert (model.predict(X) == fitted.predict(X_test)).all()
-    proba = model.predict(X, params={"predict_proba": True})
+    with warnings.catch_warnings():  # names the pipeline was not fitted with
+        warnings.filterwarnings("error", message=".*has feature names")
+        sk_mlflow.save_model(fitted, tmp_path / "m", input_example=X[:2])
+        model = mlflow.pyfunc.load_model(str(tmp_path / "m"))
+        labels = model.predict(X)
+        proba = model.predict(X, params={"predict_proba": True})
+    assert (labels == fitted.predict(X_test)).all()
     np.testing.assert_allclose(proba, fitted.predict_proba(X_test), atol=1e-6)
 
 
