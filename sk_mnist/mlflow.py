@@ -311,14 +311,30 @@ def log_model(
         The model's name in the run (MLflow's ``name``).
     registered_model_name : str, default=None
         If given, register the model under this name (a new version).
-    signature, input_example, pip_requirements, extra_pip_requirements, \
-conda_env, metadata
+    signature : mlflow.models.ModelSignature, default=None
+        As in :func:`save_model`.
+    input_example : array-like or DataFrame, default=None
         As in :func:`save_model`.
     await_registration_for : int, default=300
         Seconds to wait for the registered version to be ready.
-    params, tags, model_type, step, model_id
-        As in ``mlflow.pyfunc.log_model``: the logged model's parameters, tags
-        and type, the step, and an existing logged model to log to.
+    pip_requirements : list of str, default=None
+        As in :func:`save_model`.
+    extra_pip_requirements : list of str, default=None
+        As in :func:`save_model`.
+    conda_env : dict or str, default=None
+        As in :func:`save_model`.
+    metadata : dict, default=None
+        As in :func:`save_model`.
+    params : dict, default=None
+        Parameters recorded with the logged model (``mlflow.pyfunc.log_model``'s).
+    tags : dict, default=None
+        Tags of the logged model.
+    model_type : str, default=None
+        The logged model's type.
+    step : int, default=0
+        The step the model's metrics are logged at.
+    model_id : str, default=None
+        An existing logged model to log to.
 
     Returns
     -------
