@@ -99,7 +99,7 @@ print(json.dumps({"calls": len(calls), "type": type(native).__name__}))
 """
 
 
-def test_registered_version_loads_in_a_fresh_process_that_cannot_unpickle(
+def test_registered_version_loads_where_pickle_cannot_load(
     fitted, data, registered, store, tmp_path
 ):
     _, (X_test, _) = data
