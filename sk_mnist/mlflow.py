@@ -600,10 +600,24 @@ def _scalar_params(params):
     return {key: value for key, value in params.items() if _loggable(value)}
 
 
-def _start_run(experiment, **kwargs):
-    if experiment is not None:
-        mlflow.set_experiment(experiment)
-    return mlflow.start_run(**kwargs)
+def _start_run(experiment):
+    """A run in the experiment named (created if missing), leaving MLflow's
+    active experiment as it was (``mlflow.set_experiment`` would change it)."""
+    if experiment is None:
+        return mlflow.start_run()
+    client = mlflow.MlflowClient()
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        experiment_id = client.create_experiment(experiment)
+    elif found.lifecycle_stage != "active":
+        raise MlflowException.invalid_parameter_value(
+            f"The experiment {experiment!r} is deleted; restore it "
+            f"(mlflow experiments restore --experiment-id {found.experiment_id}) "
+            "or choose another name."
+        )
+    else:
+        experiment_id = found.experiment_id
+    return mlflow.start_run(experiment_id=experiment_id)
 
 
 def log_training_run(
@@ -733,6 +747,7 @@ def log_search(
     >>> mlflow.set_tracking_uri(f"sqlite:///{tempfile.mkdtemp()}/mlflow.db")
     >>> run_id = log_search(search, "digits search")
     >>> children = mlflow.search_runs(
+    ...     experiment_names=["digits search"],
     ...     filter_string=f"tags.mlflow.parentRunId = '{run_id}'")
     >>> len(children)
     2

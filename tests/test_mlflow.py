@@ -404,6 +404,9 @@ def test_log_training_run_logs_params_metrics_and_the_model(fitted, data, store)
     assert run.data.params == {"epochs": "3", "hidden_units": "16"}
     assert run.data.metrics == {"fit_seconds": 2.5, "test_accuracy": 0.875}
     assert mlflow.get_experiment(run.info.experiment_id).name == "train runs"
+    with mlflow.start_run() as later:  # MLflow's active experiment is left alone
+        pass
+    assert mlflow.get_experiment(later.info.experiment_id).name == "Default"
     model = sk_mlflow.load_model(info.model_uri)
     assert (model.predict(X_test) == fitted.predict(X_test)).all()
 
