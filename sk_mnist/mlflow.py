@@ -14,7 +14,9 @@ What the ``python_function`` model takes and gives:
   (by default ``uint8`` of the shape the pipeline was fitted on: (n, 28, 28)
   for MNIST, or flat rows (n, 784)); pass ``input_example`` for ``float32``
   pixels, flat rows or a DataFrame of 784 columns. MLflow checks the input
-  against the signature inferred from that example (shape and dtype).
+  against the signature inferred from that example (shape and dtype);
+  ``mlflow models serve`` casts JSON input to the signature's dtype (so send
+  whole numbers 0..255 to a ``uint8`` model: fractions would be truncated).
 - output: the predicted labels, or, with ``params={"predict_proba": True}``,
   the probabilities of shape (n, n_classes), columns in the order of
   ``classes_``.
