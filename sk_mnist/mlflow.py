@@ -362,7 +362,9 @@ def log_model(
     >>> model = model.fit(X, np.arange(20) % 10)
     >>> folder = tempfile.mkdtemp()
     >>> mlflow.set_tracking_uri(f"sqlite:///{folder}/mlflow.db")
-    >>> with mlflow.start_run():
+    >>> experiment = mlflow.create_experiment(
+    ...     "digits", artifact_location=f"{folder}/artifacts")  # else ./mlruns
+    >>> with mlflow.start_run(experiment_id=experiment):
     ...     info = log_model(model, name="model", registered_model_name="digits")
     >>> info.registered_model_version
     1
@@ -669,7 +671,10 @@ def log_training_run(
     >>> X = rng.integers(0, 256, (20, 28, 28), dtype=np.uint8)
     >>> model = make_mnist_pipeline(hidden_units=4, epochs=1, random_state=0)
     >>> model = model.fit(X, np.arange(20) % 10)
-    >>> mlflow.set_tracking_uri(f"sqlite:///{tempfile.mkdtemp()}/mlflow.db")
+    >>> folder = tempfile.mkdtemp()
+    >>> mlflow.set_tracking_uri(f"sqlite:///{folder}/mlflow.db")
+    >>> _ = mlflow.create_experiment(
+    ...     "digits", artifact_location=f"{folder}/artifacts")  # else ./mlruns
     >>> info = log_training_run(model, {"epochs": 1}, 1.5, 0.1, "digits")
     >>> mlflow.get_run(info.run_id).data.metrics["test_accuracy"]
     0.1
@@ -746,7 +751,10 @@ def log_search(
     >>> pipe = make_mnist_pipeline(hidden_units=4, random_state=0)
     >>> search = EpochGridSearchCV(pipe, {"classifier__epochs": [1, 2]}, cv=2,
     ...                            refit=False).fit(X, np.arange(40) % 4)
-    >>> mlflow.set_tracking_uri(f"sqlite:///{tempfile.mkdtemp()}/mlflow.db")
+    >>> folder = tempfile.mkdtemp()
+    >>> mlflow.set_tracking_uri(f"sqlite:///{folder}/mlflow.db")
+    >>> _ = mlflow.create_experiment(
+    ...     "digits search", artifact_location=f"{folder}/artifacts")  # else ./mlruns
     >>> run_id = log_search(search, "digits search")
     >>> children = mlflow.search_runs(
     ...     experiment_names=["digits search"],

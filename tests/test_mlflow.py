@@ -49,7 +49,9 @@ def store(tmp_path_factory):
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     previous = os.environ.get("MLFLOW_TRACKING_URI")
     mlflow.set_tracking_uri(uri)
-    yield uri
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)  # artifacts go to ./mlruns, beside the database
+        yield uri
     mlflow.set_tracking_uri(previous)
 
 
