@@ -78,6 +78,12 @@ SLOW_TESTS = {
         "several fits"
     ),
     "test_cli.py::test_no_subcommand_runs_the_book_example": "a fit on full MNIST",
+    "test_mlflow.py::test_registered_version_loads_where_pickle_cannot_load": (
+        "a fresh process that imports TensorFlow and MLflow"
+    ),
+    "test_mlflow.py::test_mlflow_models_serve_answers_with_the_right_digits": (
+        "starts mlflow models serve (TensorFlow and MLflow in a new process)"
+    ),
     "test_cli.py::test_user_mistakes_in_a_real_process": "a process per mistake",
     "test_cli.py::test_real_processes": "processes that import TensorFlow",
     "test_cli.py::test_tensorflow_start_up_lines_are_hidden": "a process with a fit",

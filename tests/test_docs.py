@@ -16,6 +16,7 @@ import pytest
 
 import sk_mnist
 import sk_mnist.images
+import sk_mnist.mlflow
 import sk_mnist.plots
 from sk_mnist._quiet import is_startup_noise
 
@@ -25,7 +26,7 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 def public_names():
     """``(module prefix, name)`` of every name the API reference must show."""
     names = [("sk_mnist", name) for name in sk_mnist.__all__]
-    for module in (sk_mnist.images, sk_mnist.plots):
+    for module in (sk_mnist.images, sk_mnist.plots, sk_mnist.mlflow):
         names += [(module.__name__, name) for name in module.__all__]
     return names
 

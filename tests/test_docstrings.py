@@ -2,7 +2,8 @@
 
 Checked: the names in ``sk_mnist.__all__``, the public methods and properties of
 those classes that sk_mnist defines (not the ones inherited from scikit-learn or
-scikeras), and the public functions of ``sk_mnist.images`` and ``sk_mnist.plots``.
+scikeras), and the public functions of ``sk_mnist.images``, ``sk_mnist.plots`` and
+``sk_mnist.mlflow``.
 """
 
 import inspect
@@ -12,6 +13,7 @@ from numpydoc.validate import validate
 
 import sk_mnist
 import sk_mnist.images
+import sk_mnist.mlflow
 import sk_mnist.plots
 
 # numpydoc check codes not enforced, and why. Everything else is.
@@ -52,7 +54,7 @@ def public_callables():
                 _is_sk_mnist(value)
             ):
                 names.append((f"{qualified}.{attribute}", False))
-    for module in (sk_mnist.images, sk_mnist.plots):
+    for module in (sk_mnist.images, sk_mnist.plots, sk_mnist.mlflow):
         for name in module.__all__:
             obj = getattr(module, name)
             if inspect.isfunction(obj):

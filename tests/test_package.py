@@ -29,6 +29,7 @@ def test_reading_data_scaling_and_the_help_do_not_import_tensorflow(tmp_path):
         "scaler = pickle.loads(pickle.dumps(PixelScaler().fit([[0, 255]])))\n"
         "assert scaler.transform([[255, 0]]).tolist() == [[1.0, 0.0]]\n"
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n"
+        "assert 'mlflow' not in sys.modules\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path
