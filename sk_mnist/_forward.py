@@ -89,6 +89,11 @@ CHUNK_ROWS = 4096
 #: for the other took one image from 0.3 ms to 20 ms (measured at a load of 10
 #: on 2 cores).
 ONE_THREAD_ROWS = 64
+#: Most terms of a sum in one BLAS call of :func:`product`. OpenBLAS cuts a longer
+#: inner dimension into blocks by its thread count (the 784 pixels gave other
+#: sums on one thread than on two); up to 256 it sums each row's terms in one
+#: order on any number of threads and rows (measured on its Haswell kernels).
+INNER_PIECE = 256
 # Layer shape (inputs, units) -> the fewest rows whose products are exact, or 0.
 _EXACT_ROWS = {}
 _EXACT_ROWS_LOCK = threading.Lock()
@@ -106,13 +111,15 @@ def _blas_is_openblas():
 def exact_rows(n_inputs, n_units):
     """The fewest rows in a call whose products are those of a long call, or 0.
 
-    Checked once per shape and process on random values, for 4, 8, 16, ...
-    rows: calls of that many rows, one more and twice as many against the same
-    rows in one long call. OpenBLAS takes a kernel of its own for products of
-    fewer than about 10**6 multiplications, whose sums differ in the last bit;
-    so one image goes through the hidden layer as 4 rows and through a layer of
-    10 units as 256 rows (microseconds). 0 when no count up to ``CHUNK_ROWS``
-    holds, or the BLAS is not OpenBLAS.
+    Checked once per shape and process on random values (about 0.1 s for the
+    784 x 512 layer): a call of ``CHUNK_ROWS`` rows must give the same on one
+    BLAS thread as on the process' threads; then for 4, 8, 16, ... rows, calls
+    of that many rows, one more and twice as many, on both, must give the rows
+    of the long call (of :func:`product`). One row alone takes OpenBLAS'
+    matrix-vector kernel, whose sums differ in the last bit, and some narrow
+    layers take another kernel below about 10**6 multiplications: the book's
+    layers need 4 rows, a layer of 4 units 1024. 0 when no count up to
+    ``CHUNK_ROWS`` holds, or the BLAS is not OpenBLAS.
     """
     key = (n_inputs, n_units)
     with _EXACT_ROWS_LOCK:
@@ -125,20 +132,38 @@ def _find_exact_rows(n_inputs, n_units):
     if not _blas_is_openblas():
         return 0
     rng = np.random.default_rng(0)
+    weights = rng.uniform(-1, 1, (n_inputs, n_units)).astype(np.float32)
+    rows = rng.uniform(-1, 1, (CHUNK_ROWS, n_inputs)).astype(np.float32)
+    whole = product(rows, weights)  # a long call, as in a batch of 4096 rows
+    with _one_blas_thread:
+        if not np.array_equal(product(rows, weights), whole):
+            return 0
     fewest = 4
-    while fewest <= CHUNK_ROWS:
+    while 2 * fewest + 20 <= CHUNK_ROWS:
         sizes = (fewest, fewest + 1, 2 * fewest + 3)
-        rows = rng.uniform(-1, 1, (max(600, 2 * sizes[-1]), n_inputs))
-        weights = rng.uniform(-1, 1, (n_inputs, n_units)).astype(np.float32)
-        rows = rows.astype(np.float32)
-        whole = rows @ weights
-        if all(
-            np.array_equal(rows[17 : 17 + size] @ weights, whole[17 : 17 + size])
-            for size in sizes
-        ):
+        calls = [(rows[17:][:size], whole[17:][:size]) for size in sizes]
+        exact = all(np.array_equal(product(x, weights), y) for x, y in calls)
+        with _one_blas_thread:
+            exact = exact and all(
+                np.array_equal(product(x, weights), y) for x, y in calls
+            )
+        if exact:
             return fewest
         fewest *= 2
     return 0
+
+
+def product(rows, kernel):
+    """``rows @ kernel``, its sums taken ``INNER_PIECE`` terms per BLAS call.
+
+    The pieces' products are added in order, so every row's sums are the same
+    whatever OpenBLAS' threads and blocking do with a long inner dimension.
+    """
+    piece = INNER_PIECE
+    out = rows[:, :piece] @ kernel[:piece]
+    for start in range(piece, kernel.shape[0], piece):
+        out += rows[:, start : start + piece] @ kernel[start : start + piece]
+    return out
 
 
 class _OneBlasThread:
@@ -302,7 +327,7 @@ class DenseForwardPass:
                 padded = np.zeros((fewest_rows, rows.shape[1]), np.float32)
                 padded[:n_rows] = rows
                 rows = padded
-            rows = (rows @ kernel)[:n_rows]
+            rows = product(rows, kernel)[:n_rows]
             rows += bias
             rows = activation(rows)
         return rows

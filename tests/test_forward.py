@@ -5,6 +5,7 @@ import warnings
 import keras
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from sk_mnist import MNISTClassifier, _forward
 from sk_mnist._forward import CompiledForwardPass, DenseForwardPass, forward_pass
@@ -81,9 +82,30 @@ def test_exact_rows_are_rows_whose_products_match_a_long_call(shape):
     rng = np.random.default_rng(1)
     x = rng.standard_normal((max(2 * fewest, 1200), shape[0])).astype(np.float32)
     w = rng.standard_normal(shape).astype(np.float32)
-    whole = x @ w  # a long call: OpenBLAS' kernel for big products
+    whole = _forward.product(x, w)  # a long call: OpenBLAS' kernel for big products
     for start, size in [(0, fewest), (5, fewest), (9, fewest + 7), (0, 2 * fewest)]:
-        np.testing.assert_array_equal(x[start : start + size] @ w, whole[start:][:size])
+        np.testing.assert_array_equal(
+            _forward.product(x[start : start + size], w), whole[start:][:size]
+        )
+        with threadpool_limits(1):  # on one thread too
+            np.testing.assert_array_equal(
+                _forward.product(x[start : start + size], w), whole[start:][:size]
+            )
+
+
+def test_a_long_inner_dimension_is_summed_in_pieces():
+    # OpenBLAS blocks 784 terms by its thread count: one thread and two give other
+    # sums; pieces of INNER_PIECE terms give the same on both.
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((1000, 784)).astype(np.float32)
+    w = rng.standard_normal((784, 512)).astype(np.float32)
+    with threadpool_limits(2):
+        two_plain, two_pieces = x @ w, _forward.product(x, w)
+    with threadpool_limits(1):
+        one_plain, one_pieces = x @ w, _forward.product(x, w)
+    assert not np.array_equal(one_plain, two_plain)
+    np.testing.assert_array_equal(one_pieces, two_pieces)
+    np.testing.assert_allclose(two_pieces, two_plain, rtol=1e-5, atol=1e-4)
 
 
 def test_one_row_alone_differs_where_openblas_changes_kernel():
