@@ -100,3 +100,35 @@ def test_the_dask_script_of_the_scale_out_page_runs_as_a_script(tmp_path):
     best_params, best_score = result.stdout.strip().rsplit(" ", 1)
     assert "classifier__epochs" in best_params and float(best_score) > 0.5
     assert not [line for line in result.stderr.splitlines() if is_startup_noise(line)]
+
+
+def _continued_after_other_languages(text):
+    """Line numbers of ``cont`` markers whose previous fenced block is not Python."""
+    found, in_block, syntax, previous = [], False, None, None
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if stripped.startswith("```"):
+            if in_block:
+                in_block, previous = False, syntax
+            else:
+                in_block, syntax = True, stripped.strip("`").strip()
+        elif not in_block and stripped == "<!--pytest-codeblocks:cont-->":
+            if previous != "python":
+                found.append(number)
+    return found
+
+
+def test_continued_examples_continue_python():
+    # pytest-codeblocks appends a continued block to the block before it, whatever
+    # its language: after a bash block, the Python would be run as bash, i.e. never.
+    assert _continued_after_other_languages(
+        "```python\na = 1\n```\n```bash\nls\n```\n<!--pytest-codeblocks:cont-->\n"
+    ) == [7]
+    pages = [DOCS.parent / "README.md", *sorted(DOCS.rglob("*.md"))]
+    wrong = {
+        str(page.relative_to(DOCS.parent)): lines
+        for page in pages
+        if "_build" not in page.parts
+        and (lines := _continued_after_other_languages(page.read_text()))
+    }
+    assert not wrong, f"continued after a non-Python block (page: lines): {wrong}"
