@@ -92,7 +92,7 @@ ONE_THREAD_ROWS = 64
 #: Most terms of a sum in one BLAS call of :func:`product`. OpenBLAS cuts a longer
 #: inner dimension into blocks by its thread count (the 784 pixels gave other
 #: sums on one thread than on two); up to 256 it sums each row's terms in one
-#: order on any number of threads and rows (measured on its Haswell kernels).
+#: order on any number of threads and rows (measured on its SkylakeX kernels).
 INNER_PIECE = 256
 # Layer shape (inputs, units) -> the fewest rows whose products are exact, or 0.
 _EXACT_ROWS = {}
