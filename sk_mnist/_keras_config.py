@@ -80,7 +80,8 @@ LOSS_CLASSES = frozenset(
     {
         "BinaryCrossentropy", "BinaryFocalCrossentropy", "CTC",
         "CategoricalCrossentropy", "CategoricalFocalCrossentropy",
-        "CategoricalHinge", "Circle", "CosineSimilarity", "Dice", "Hinge", "Huber",
+        "CategoricalGeneralizedCrossEntropy", "CategoricalHinge", "Circle",
+        "CosineSimilarity", "Dice", "Hinge", "Huber",
         "KLDivergence", "LogCosh", "MeanAbsoluteError",
         "MeanAbsolutePercentageError", "MeanSquaredError",
         "MeanSquaredLogarithmicError", "Poisson", "SparseCategoricalCrossentropy",
@@ -101,7 +102,7 @@ LOSS_FUNCTIONS = frozenset(
 LOSS_KEYS = frozenset(
     {
         "alpha", "apply_class_balancing", "axis", "beta", "from_logits", "gamma",
-        "ignore_class", "label_smoothing", "margin", "name", "reduction",
+        "ignore_class", "label_smoothing", "margin", "name", "q", "reduction",
         "remove_diagonal",
     }
 )  # fmt: skip
