@@ -9,8 +9,9 @@ The file is a zip archive holding
   member;
 - ``arrays/<i>.npy``: the NumPy arrays of that fitted state, read with
   ``allow_pickle=False``;
-- ``network-<i>.keras``: each Keras network, in Keras' own format, read with
-  ``safe_mode=True``;
+- ``network-<i>.keras``: each Keras network, in Keras' own format, its whole
+  configuration checked against what MNISTClassifier writes
+  (:mod:`sk_mnist._keras_config`) before Keras reads it with ``safe_mode=True``;
 - ``skops-<i>.skops`` (format 3): each other step (a scikit-learn estimator:
   ``PCA``, a ``FeatureUnion``, a ``ColumnTransformer``...) in skops' format.
 
@@ -1318,7 +1319,9 @@ def load(path, *, max_bytes=None, trusted=None):
     UnsafeModelFileError
         If the file names a class outside :data:`SAFE_CLASSES`, holds anything
         but the manifest, ``.npy`` arrays, ``.keras`` networks and skops
-        members, a network that Keras' safe mode refuses, or a skops member
+        members, a network whose configuration names anything MNISTClassifier
+        does not write (refused before Keras reads it; the message names the
+        place), a network that Keras' safe mode refuses, or a skops member
         naming types that are neither trusted by skops by default nor in
         ``trusted`` (all of them are listed; nothing is built from the file).
     TemporaryStorageError
