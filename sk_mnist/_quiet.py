@@ -25,8 +25,13 @@ __all__ = [
     "is_startup_noise",
 ]
 
-#: A line of TensorFlow's C++ (absl) log: severity, date, time, thread, file:line.
-ABSL_LINE = re.compile(r"^[IWEF]\d{4} [\d:.]+\s+\d+ \S+:\d+\] ")
+#: A line of TensorFlow's C++ log: absl's (severity, date, time, thread,
+#: file:line), or that of TensorFlow 2.18 and older (date, time, severity,
+#: file:line).
+ABSL_LINE = re.compile(
+    r"^(?:[IWEF]\d{4} [\d:.]+\s+\d+ "
+    r"|\d{4}-\d\d-\d\d [\d:.]+: [IWEF] )\S+:\d+\] "
+)
 
 #: What TensorFlow's start-up lines say on a CPU-only machine; other lines are kept.
 _STARTUP_MESSAGES = (
@@ -42,6 +47,10 @@ _STARTUP_MESSAGES = (
     # At the first seeded fit: Keras' tf.data graph names an attribute that this
     # TensorFlow's op definition lacks; it is ignored.
     "NodeDef mentions attribute use_unbounded_threadpool",
+    # TensorFlow 2.18, at the first compiled predict (XLA on the CPU).
+    "XLA service",
+    "StreamExecutor device (0): Host",
+    "Compiled cluster using XLA!",
 )
 _STARTUP_PLAIN_LINES = (
     "WARNING: All log messages before absl::InitializeLog() is called are written "

@@ -9,8 +9,9 @@ The file is a zip archive holding
   member;
 - ``arrays/<i>.npy``: the NumPy arrays of that fitted state, read with
   ``allow_pickle=False``;
-- ``network-<i>.keras``: each Keras network, in Keras' own format, read with
-  ``safe_mode=True``;
+- ``network-<i>.keras``: each Keras network, in Keras' own format, its whole
+  configuration checked against what MNISTClassifier writes
+  (:mod:`sk_mnist._keras_config`) before Keras reads it with ``safe_mode=True``;
 - ``skops-<i>.skops`` (format 3): each other step (a scikit-learn estimator:
   ``PCA``, a ``FeatureUnion``, a ``ColumnTransformer``...) in skops' format.
 
@@ -61,6 +62,7 @@ from sklearn.preprocessing import (
 )
 
 from sk_mnist._atomic import atomic_write
+from sk_mnist._keras_config import RefusedConfig, check_metadata, check_network_config
 from sk_mnist._versions import SkMnistVersionWarning, check_versions, current_versions
 from sk_mnist.classifier import MNISTClassifier
 from sk_mnist.preprocessing import PixelScaler
@@ -126,6 +128,8 @@ _FITTED_ATTRIBUTE = re.compile(r"\A[A-Za-z][A-Za-z0-9_]*_\Z")
 _REBUILT = {"model_", "history_", "target_encoder_", "feature_encoder_"}
 # Keras layers MNISTClassifier builds; a network with any other layer is refused.
 _NETWORK_LAYERS = {"InputLayer", "Dense"}
+# The members of a .keras archive as Keras writes it (others: "assets").
+_KERAS_MEMBERS = {"config.json", "metadata.json", "model.weights.h5"}
 
 
 class ModelFormatError(ValueError):
@@ -171,7 +175,19 @@ class _Writer:
         with tempfile.TemporaryDirectory() as folder:
             path = os.path.join(folder, "network.keras")
             model.save(path)
-            return self.add("network-", ".keras", Path(path).read_bytes())
+            data = Path(path).read_bytes()
+        with zipfile.ZipFile(io.BytesIO(data)) as inner:
+            config = json.loads(inner.read("config.json"))
+        try:  # what load would refuse is not written
+            check_network_config(config)
+        except RefusedConfig as exc:
+            raise TypeError(
+                f"sk_mnist.dump cannot store this network: {exc} load reads only "
+                "the networks MNISTClassifier builds with Keras' built-in "
+                "activations, optimizers, losses and metrics (sk_mnist._keras_config "
+                "lists them). Use pickle/joblib for files you trust."
+            ) from None
+        return self.add("network-", ".keras", data)
 
     def skops(self, estimator, what):
         inside = _classifier_inside(estimator)
@@ -547,47 +563,39 @@ class _Reader:
         return array.reshape(found_shape, order=order).copy()
 
     def _check_network_config(self, name, text):
-        """The network is a Dense stack whose weights fit in the byte budget.
+        """The network is one MNISTClassifier writes, its weights within the budget.
 
-        Checked before Keras builds it: Keras allocates the weights a
-        configuration declares before it reads any.
+        Checked before Keras reads any of it: the whole configuration against
+        the allow-list of :mod:`sk_mnist._keras_config` (every module, class,
+        key and value type), so that no name written in the file reaches
+        Keras' deserialization, whatever Keras is installed; and the weights
+        it declares, which Keras allocates before it reads any.
         """
         try:
             if _nested_too_deeply(text.decode("utf-8")):
                 raise ValueError("nested too deeply")
             config = json.loads(text)
-            layers = config["config"]["layers"]
-            kinds = [layer["class_name"] for layer in layers]
-            if config["class_name"] != "Sequential" or not set(kinds) <= (
-                _NETWORK_LAYERS
-            ):
-                raise self.error(
-                    f"the network {name!r} is not one MNISTClassifier builds (a "
-                    f"Sequential of Dense layers); it holds {sorted(set(kinds))}.",
-                    UnsafeModelFileError,
-                )
-            width, weights = None, 0
-            for layer in layers:
-                if layer["class_name"] == "InputLayer":
-                    width = layer["config"]["batch_shape"][-1]
-                    continue
-                units = layer["config"]["units"]
-                if width is None:
-                    width = layer["build_config"]["input_shape"][-1]
-                if not all(
-                    isinstance(n, int) and not isinstance(n, bool) and n > 0
-                    for n in (width, units)
-                ):
-                    raise ValueError(f"a Dense layer of {units} units on {width}")
-                weights += (width + 1) * units
-                width = units
-        except ModelFormatError:
-            raise
         except Exception as exc:
             raise self.error(
                 f"the network {name!r} has a malformed configuration "
                 f"({type(exc).__name__}: {exc})."
             ) from None
+        try:
+            check_network_config(config)
+        except RefusedConfig as exc:
+            raise self.error(
+                f"the network {name!r} is not one MNISTClassifier writes, at "
+                f"{exc}; nothing of it was given to Keras.",
+                UnsafeModelFileError,
+            ) from None
+        width, weights = None, 0
+        for layer in config["config"]["layers"]:
+            if layer["class_name"] == "InputLayer":
+                width = layer["config"]["batch_shape"][-1]
+                continue
+            units = layer["config"]["units"]
+            weights += (width + 1) * units
+            width = units
         # Weights and up to two optimizer slots each, in float64 at most.
         if 3 * 8 * weights > self.max_bytes:
             raise self.error(
@@ -595,6 +603,22 @@ class _Reader:
                 f"limit of {self.max_bytes} bytes holds; pass load(..., "
                 "max_bytes=...) to read bigger models from files you trust."
             )
+
+    def _check_network_metadata(self, name, text):
+        """``metadata.json``: plain strings (Keras writes it, and does not read it)."""
+        try:
+            check_metadata(json.loads(text))
+        except RefusedConfig as exc:
+            raise self.error(
+                f"the network {name!r} has a metadata.json that Keras does not "
+                f"write, at {exc}",
+                UnsafeModelFileError,
+            ) from None
+        except Exception as exc:
+            raise self.error(
+                f"the network {name!r} has a malformed metadata.json "
+                f"({type(exc).__name__}: {exc})."
+            ) from None
 
     def _check_weights_file(self, name, data):
         """The arrays the weights file declares fit in the byte budget.
@@ -738,14 +762,28 @@ class _Reader:
                         "max_bytes=...) to read bigger models from files you "
                         "trust to be models."
                     )
-                config_size = inner.getinfo("config.json").file_size
-                if config_size > _manifest_limit(self.max_bytes):
+                other = sorted(set(inner.namelist()) - _KERAS_MEMBERS)
+                if other:
+                    # Keras would unpack more than three members as assets.
                     raise self.error(
-                        f"the network {name!r} has a configuration of {config_size} "
-                        f"bytes; the format allows {_manifest_limit(self.max_bytes)} "
-                        f"with max_bytes={self.max_bytes}."
+                        f"the network {name!r} holds {other}; a network "
+                        f"MNISTClassifier writes holds only {sorted(_KERAS_MEMBERS)}.",
+                        UnsafeModelFileError,
                     )
+                for json_member in ("config.json", "metadata.json"):
+                    size = inner.getinfo(json_member).file_size
+                    if size > _manifest_limit(self.max_bytes):
+                        what = (
+                            "configuration" if json_member == "config.json" else
+                            "metadata.json"
+                        )  # fmt: skip
+                        raise self.error(
+                            f"the network {name!r} has a {what} of {size} bytes; "
+                            f"the format allows {_manifest_limit(self.max_bytes)} "
+                            f"with max_bytes={self.max_bytes}."
+                        )
                 config = inner.read("config.json")
+                metadata = inner.read("metadata.json")
                 weights = inner.read("model.weights.h5")
         except ModelFormatError:
             raise
@@ -754,6 +792,7 @@ class _Reader:
                 f"the network {name!r} is not a Keras archive ({exc})."
             ) from None
         self._check_network_config(name, config)
+        self._check_network_metadata(name, metadata)
         self._check_weights_file(name, weights)
         with self.temporary_folder() as folder:
             path = os.path.join(folder, "network.keras")
@@ -1280,7 +1319,9 @@ def load(path, *, max_bytes=None, trusted=None):
     UnsafeModelFileError
         If the file names a class outside :data:`SAFE_CLASSES`, holds anything
         but the manifest, ``.npy`` arrays, ``.keras`` networks and skops
-        members, a network that Keras' safe mode refuses, or a skops member
+        members, a network whose configuration names anything MNISTClassifier
+        does not write (refused before Keras reads it; the message names the
+        place), a network that Keras' safe mode refuses, or a skops member
         naming types that are neither trusted by skops by default nor in
         ``trusted`` (all of them are listed; nothing is built from the file).
     TemporaryStorageError

@@ -16,9 +16,16 @@ STARTUP = [
     "E0000 00:00:1796097967.458722    5040 cuda_platform.cc:52] failed call to "
     "cuInit: INTERNAL: CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)",
     "To enable the following instructions: AVX2 FMA, in other operations, rebuild",
+    # TensorFlow 2.18's own format (the oldest TensorFlow allowed).
+    "2026-12-07 06:08:03.745365: E external/local_xla/xla/stream_executor/cuda/"
+    "cuda_fft.cc:477] Unable to register cuFFT factory: Attempting to register "
+    "factory for plugin cuFFT when one has already been registered",
+    "I0000 00:00:1796625054.058589   11310 device_compiler.h:188] Compiled cluster "
+    "using XLA!  This line is logged at most once for the lifetime of the process.",
 ]
 REAL = [
     "E0000 00:00:1796097967.458722    5040 kernel.cc:12] out of memory",
+    "2026-12-07 06:08:03.745365: E tensorflow/core/kernel.cc:12] out of memory",
     "Traceback (most recent call last):",
     "failed call to cuInit",  # not a log line: someone else's text
 ]
