@@ -128,8 +128,8 @@ def grid_searches(mnist_900):
 def test_cv_results_are_halving_grid_search_cv_results_bit_for_bit(grid_searches):
     (search, reference), _ = grid_searches
     assert search.n_resources_ == [1, 2, 4] and search.n_candidates_ == [4, 2, 1]
-    assert_learning(search)
     assert_same_results(search, reference)
+    assert_learning(search)
     assert search.cv_results_["iter"].tolist() == [0] * 4 + [1] * 2 + [2]
     assert search.best_estimator_.get_params()["classifier__epochs"] == 4
 
@@ -272,3 +272,23 @@ def test_survivors_continue_on_a_dask_cluster(grid_searches, mnist_900):
         search = EpochHalvingGridSearchCV(estimator, GRID, n_jobs=-1, **HALVING)
         search.fit(X, y)
     assert_same_results(search, reference)
+
+
+def test_cli_halving_on_a_local_dask_cluster_gives_the_in_process_scores(
+    tmp_path, capsys
+):
+    import pandas as pd
+
+    from sk_mnist.cli import main
+
+    argv = ["search", "--halving", "--train-size", "300", "--cv", "2", "--epochs",
+            "4", "--factor", "2", "--batch-size", "32", "128", "--hidden-units",
+            "16"]  # fmt: skip
+    on_dask, serial = tmp_path / "dask.csv", tmp_path / "serial.csv"
+    assert main([*argv, "--dask-workers", "2", "--output", str(on_dask)]) == 0
+    out = capsys.readouterr().out
+    assert "rung 1: 1 candidates at 4 epochs" in out
+    assert main([*argv, "--output", str(serial)]) == 0
+    dask_results, serial_results = pd.read_csv(on_dask), pd.read_csv(serial)
+    scores = [c for c in serial_results.columns if c.endswith("test_score")]
+    pd.testing.assert_frame_equal(dask_results[scores], serial_results[scores])
