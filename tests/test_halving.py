@@ -274,9 +274,7 @@ def test_survivors_continue_on_a_dask_cluster(grid_searches, mnist_900):
     assert_same_results(search, reference)
 
 
-def test_cli_halving_on_a_local_dask_cluster_gives_the_in_process_scores(
-    tmp_path, capsys
-):
+def test_cli_halving_on_dask_gives_the_in_process_scores(tmp_path, capsys):
     import pandas as pd
 
     from sk_mnist.cli import main
