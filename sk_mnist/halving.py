@@ -361,8 +361,8 @@ _SHARED_DOC = """
         (candidate, fold) tasks of a rung in parallel through joblib, the Dask
         backend included.
     verbose : int, default=0
-        scikit-learn's messages, and one line per rung: its candidates, its
-        epochs and its best mean score.
+        Messages: scikit-learn's, and one line per rung with its candidates,
+        its epochs and its best mean score.
 
     Attributes
     ----------
@@ -418,7 +418,7 @@ class EpochHalvingGridSearchCV(_EpochHalving, HalvingGridSearchCV):
     ...     cv=2,
     ... ).fit(X, y)
     >>> search.n_resources_, search.n_candidates_
-    ([2, 4], [4, 2])
+    ([1, 2, 4], [4, 2, 1])
 """
     )
 
