@@ -18,6 +18,8 @@ _PUBLIC = {
     "AlreadyScaledWarning": "sk_mnist.preprocessing",
     "CheckpointError": "sk_mnist._checkpoint",
     "EpochGridSearchCV": "sk_mnist.search",
+    "EpochHalvingGridSearchCV": "sk_mnist.halving",
+    "EpochHalvingRandomSearchCV": "sk_mnist.halving",
     "MNISTClassifier": "sk_mnist.classifier",
     "MNISTNotFoundError": "sk_mnist.datasets",
     "ModelFormatError": "sk_mnist.persistence",

@@ -299,11 +299,16 @@ def _search(args):
         _check_output(args.plot, "--plot")
     if args.checkpoint:
         _check_output(args.checkpoint, "--checkpoint")
+    _check_halving(args)
     (X_train, y_train), _ = _load_data(args.data)
     X_train, y_train = _subsample(X_train, y_train, args.train_size, args.random_state)
     _check_folds(y_train, args.cv)
     on_cluster = args.scheduler is not None or args.dask_workers is not None
-    n_fits = len(args.batch_size) * len(args.hidden_units) * args.cv
+    n_candidates = len(args.batch_size) * len(args.hidden_units)
+    if args.halving:
+        n_fits = sum(_rungs(args, n_candidates).values()) * args.cv
+    else:
+        n_fits = n_candidates * args.cv
     try:
         with contextlib.ExitStack() as cluster:
             if on_cluster:  # a wrong address fails before TensorFlow loads
@@ -378,7 +383,55 @@ def _on_dask(args, n_fits, stack):
     print(f"Fits on Dask ({where}, {threads} worker threads):")
 
 
+def _check_halving(args):
+    """Refuse what --halving does not do, and halving options without it."""
+    if not args.halving:
+        args.epochs = args.epochs or [3, 5]
+        for option in ("factor", "min_epochs"):
+            if getattr(args, option) is not None:
+                raise _UserError(f"--{option.replace('_', '-')} needs --halving")
+        return
+    args.epochs = args.epochs or [9]
+    if args.factor is not None and args.factor < 2:
+        raise _UserError(f"--factor must be at least 2, got {args.factor}")
+    for option, value in [("--checkpoint", args.checkpoint), ("--plot", args.plot)]:
+        if value:
+            raise _UserError(
+                f"{option} is not available with --halving; leave it out (the "
+                "results CSV has every rung)"
+            )
+    if len(args.epochs) > 1:
+        raise _UserError(
+            "with --halving, --epochs is one number, the epochs of the last rung "
+            f"(got {' '.join(map(str, args.epochs))}); the rungs come from "
+            "--factor and --min-epochs"
+        )
+    if args.min_epochs is not None and args.min_epochs > args.epochs[0]:
+        raise _UserError(
+            f"--min-epochs {args.min_epochs} is more than --epochs {args.epochs[0]}, "
+            "the epochs of the last rung"
+        )
+
+
+def _rungs(args, n_candidates):
+    """Epochs -> candidates of each rung, as scikit-learn's successive halving."""
+    import math
+
+    factor, max_epochs = args.factor or 3, args.epochs[0]
+    required = 1 + math.floor(math.log(n_candidates, factor))
+    min_epochs = args.min_epochs or max(1, max_epochs // factor ** (required - 1))
+    possible = 1 + math.floor(math.log(max_epochs // min_epochs, factor))
+    rungs = {}
+    for rung in range(min(required, possible)):
+        epochs = min(int(factor**rung * min_epochs), max_epochs)
+        rungs[epochs] = n_candidates
+        n_candidates = math.ceil(n_candidates / factor)
+    return rungs
+
+
 def _run_search(args, X_train, y_train):
+    if args.halving:
+        return _run_halving(args, X_train, y_train)
     import pandas as pd
 
     _start_backend()  # TensorFlow: after the checks
@@ -434,6 +487,81 @@ def _run_search(args, X_train, y_train):
     if args.plot:
         _save_figure(_plots().plot_search(search.cv_results_), args.plot)
     return 0
+
+
+def _run_halving(args, X_train, y_train):
+    import pandas as pd
+
+    _start_backend()  # TensorFlow: after the checks
+    from sk_mnist import EpochHalvingGridSearchCV, make_mnist_pipeline
+
+    grid = {
+        "classifier__batch_size": args.batch_size,
+        "classifier__hidden_units": args.hidden_units,
+    }
+    n_candidates = len(args.batch_size) * len(args.hidden_units)
+    search = EpochHalvingGridSearchCV(
+        make_mnist_pipeline(random_state=args.random_state),
+        grid,
+        factor=args.factor or 3,
+        min_resources=args.min_epochs or "exhaust",
+        max_resources=args.epochs[0],
+        cv=args.cv,
+        n_jobs=args.n_jobs,
+        verbose=1,
+    )
+    rungs = _rungs(args, n_candidates)
+    print(
+        f"Successive halving over epochs: {n_candidates} candidates, {args.cv}-fold "
+        f"cross-validation on {len(X_train)} MNIST images with "
+        "EpochHalvingGridSearchCV (scikit-learn's HalvingGridSearchCV results; "
+        "survivors train on instead of again); rungs of "
+        + ", ".join(f"{e} epochs ({c} candidates)" for e, c in rungs.items())
+        + " ..."
+    )
+    start = time.perf_counter()
+    try:
+        with _backend_noise_hidden(), contextlib.redirect_stdout(_RungLines()):
+            search.fit(X_train, y_train)
+    finally:
+        if args.n_jobs not in (None, 1):  # loky's workers hold this stderr
+            from joblib.externals.loky import get_reusable_executor
+
+            get_reusable_executor().shutdown(wait=True)
+    print(f"search time: {time.perf_counter() - start:.1f} s")
+    results = pd.DataFrame(search.cv_results_).drop(columns="params")
+    results = results.sort_values(["iter", "rank_test_score"], ascending=[False, True])
+    table = results[
+        ["iter", "n_resources", "rank_test_score"]
+        + [f"param_{name}" for name in grid]
+        + ["mean_test_score", "std_test_score", "mean_fit_time"]
+    ].rename(columns=lambda c: c.removeprefix("param_classifier__"))
+    table = table.rename(columns={"n_resources": "epochs"})
+    print(table.to_string(index=False, float_format="{:.4f}".format))
+    print(f"best: {search.best_params_} ({search.best_score_:.4f})")
+    try:
+        results.to_csv(args.output, index=False)
+    except OSError as exc:
+        raise _UserError(f"cannot write {args.output}: {exc.strerror}") from None
+    print(f"results written to {args.output}")
+    return 0
+
+
+class _RungLines:
+    """stdout that lets through only the halving search's line per rung."""
+
+    def __init__(self):
+        self.stdout, self.line = sys.stdout, ""
+
+    def write(self, text):
+        *lines, self.line = (self.line + text).split("\n")
+        for line in lines:
+            if line.startswith("rung "):
+                self.stdout.write(line + "\n")
+        return len(text)
+
+    def flush(self):
+        self.stdout.flush()
 
 
 def _onnx_session(path):
@@ -787,7 +915,7 @@ def _build_parser():
         ],
     )
     for option, default in [
-        ("--epochs", [3, 5]),
+        ("--epochs", None),
         ("--batch-size", [64, 128]),
         ("--hidden-units", [512]),
     ]:
@@ -797,7 +925,10 @@ def _build_parser():
             nargs="+",
             default=default,
             metavar="N",
-            help=f"values to try (default: {' '.join(map(str, default))})",
+            help=f"values to try (default: {' '.join(map(str, default))})"
+            if default
+            else "values to try (default: 3 5); with --halving, one number: the "
+            "epochs of the last rung (default: 9)",
         )
     search.add_argument(
         "--cv", type=_cv_folds, default=3, metavar="K", help="folds (default: 3)"
@@ -854,6 +985,29 @@ def _build_parser():
         help="append each finished fit's scores to FILE as it finishes; the same "
         "command run again (after Ctrl-C, a crash, a lost cluster) trains only the "
         "fits missing from FILE (default: keep nothing)",
+    )
+    search.add_argument(
+        "--halving",
+        action="store_true",
+        help="successive halving over epochs (EpochHalvingGridSearchCV): every "
+        "candidate gets a few epochs, the best 1/factor train on, and so on up to "
+        "--epochs (then one number); the CSV has iter and n_resources",
+    )
+    search.add_argument(
+        "--factor",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="with --halving: keep 1/N of the candidates at each rung, N times the "
+        "epochs (default: 3)",
+    )
+    search.add_argument(
+        "--min-epochs",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="with --halving: epochs of the first rung (default: as many as lets "
+        "the last rung reach --epochs)",
     )
     search.set_defaults(run=_search)
 

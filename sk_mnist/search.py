@@ -2,112 +2,41 @@
 
 ``GridSearchCV`` fits every candidate from scratch: ``epochs: [1, 3, 5]`` trains
 1 + 3 + 5 = 9 epochs per fold where 5 would do. A seeded Keras fit is the same
-network after epoch 3 whether it was asked for 3 epochs or for 5, so candidates
-that differ only in ``epochs`` can share one fit per fold, to their largest
-``epochs``, with the network scored as it stood after each epoch a candidate
-asks for. scikit-learn does the same for its own path estimators
+network after epoch 3 whether it was asked for 3 epochs or for 5, so
+candidates that differ only in ``epochs`` can share one fit per fold, to their
+largest ``epochs``, with the network scored as it stood after each epoch a
+candidate asks for. scikit-learn does the same for its own path estimators
 (``LogisticRegressionCV``, ``LassoCV``: one pass per fold, every value scored).
+The search loop, the refit and the attributes are scikit-learn's
+(:func:`sk_mnist._search_engine.fit_search`).
 """
 
 import os
-import sys
 import time
-import uuid
 import warnings
 
 import numpy as np
-from sklearn.base import _fit_context, clone, is_classifier
-from sklearn.metrics._scorer import _MultimetricScorer
+from sklearn.base import _fit_context, clone
 from sklearn.model_selection import GridSearchCV, ParameterGrid
-from sklearn.model_selection._split import check_cv
-from sklearn.model_selection._validation import (
-    _fit_and_score,
-    _insert_error_scores,
-    _num_samples,
-    _score,
-    _warn_or_raise_about_fit_failures,
-)
+from sklearn.model_selection._validation import _fit_and_score, _num_samples, _score
 from sklearn.pipeline import Pipeline
 from sklearn.utils.metaestimators import _safe_split
-from sklearn.utils.parallel import Parallel, delayed
-from sklearn.utils.validation import _check_method_params, indexable
+from sklearn.utils.parallel import delayed
+from sklearn.utils.validation import _check_method_params
+
+from sk_mnist._search_engine import (
+    classifier_prefix,
+    fit_search,
+    kept_on_dask,
+    keyed_call,
+    resolved,
+    run_tasks,
+    same_params,
+    single_fit,
+    why_not_shared,
+)
 
 __all__ = ["EpochGridSearchCV"]
-
-
-def _classifier_prefix(estimator):
-    """``"classifier__"`` for the book's pipeline, ``""`` for a bare classifier.
-
-    Follows the last step of (nested) pipelines; None when the estimator found
-    there is not an ``MNISTClassifier``.
-    """
-    from sk_mnist.classifier import MNISTClassifier
-
-    prefix = ""
-    while isinstance(estimator, Pipeline):
-        name, estimator = estimator.steps[-1]
-        prefix += f"{name}__"
-    return prefix if isinstance(estimator, MNISTClassifier) else None
-
-
-def _same_value(a, b):
-    """True when two parameter values are certainly the same (else False)."""
-    if a is b:
-        return True
-    if type(a) is not type(b):
-        return False
-    try:
-        return bool(a == b)
-    except Exception:  # arrays and other objects without a plain equality
-        return False
-
-
-def _same_params(a, b):
-    return a.keys() == b.keys() and all(_same_value(a[k], b[k]) for k in a)
-
-
-def _nested_optimizers(optimizer):
-    """``optimizer`` and the optimizers inside it (LossScaleOptimizer, ...)."""
-    import keras
-
-    found, todo = [], [optimizer]
-    while todo:
-        item = todo.pop()
-        if isinstance(item, keras.optimizers.Optimizer):
-            if any(item is seen for seen in found):
-                continue
-            found.append(item)
-            todo.extend(vars(item).values())
-        elif isinstance(item, (list, tuple)):
-            todo.extend(item)
-        elif isinstance(item, dict):
-            todo.extend(item.values())
-        elif hasattr(item, "default_optimizer"):  # Keras' optimizer map
-            todo.append(item.default_optimizer)
-            todo.extend(item.values() if hasattr(item, "values") else [])
-    return found
-
-
-def _own_end_of_fit_step(optimizer):
-    """Name of the class whose ``finalize_variable_values`` is not Keras' own, or None.
-
-    ``keras.Model.fit`` ends with ``optimizer.finalize_variable_values`` (with
-    ``use_ema``, the moving averages replace the weights). Keras' own
-    implementations only assign variables, which a snapshot can apply to a
-    copy and undo; a user's override might change anything, so it is not shared.
-    """
-    if isinstance(optimizer, str):  # a Keras optimizer by name
-        return None
-    classes = (
-        [optimizer]
-        if isinstance(optimizer, type)
-        else [type(item) for item in _nested_optimizers(optimizer)]
-    )
-    for cls in classes:
-        finalize = getattr(cls, "finalize_variable_values", None)
-        if finalize is not None and not finalize.__module__.startswith("keras."):
-            return cls.__name__
-    return None
 
 
 def _end_of_fit_weights(model):
@@ -205,7 +134,7 @@ def _fit_epochs_and_score(
     shared fit fails, each candidate is fitted on its own, as ``GridSearchCV``
     does, so that failures and ``error_score`` come out the same.
     """
-    X, y, train, test = _resolved(X, y, train, test)
+    X, y, train, test = resolved(X, y, train, test)
     epochs_key, callbacks_key = f"{prefix}epochs", f"{prefix}callbacks"
     fresh = clone(estimator)
     needed = [epochs for _, _, epochs in candidates]
@@ -479,7 +408,7 @@ class EpochGridSearchCV(GridSearchCV):
         self : EpochGridSearchCV
             The fitted search.
         """
-        prefix = _classifier_prefix(self.estimator)
+        prefix = classifier_prefix(self.estimator)
         if prefix is None:
             raise TypeError(
                 "EpochGridSearchCV needs an MNISTClassifier or a Pipeline whose last "
@@ -502,26 +431,17 @@ class EpochGridSearchCV(GridSearchCV):
             self.shared_fits_ = [[i] for i in range(n_candidates)]
             self.resumed_fits_ = 0
             return super().fit(X, y, **params)
+        self._prefix = prefix
+        try:
+            return fit_search(self, X, y, params, self._evaluate)
+        finally:
+            del self._prefix
 
-        scorers, refit_metric = self._get_scorers()
-        X, y = indexable(X, y)
-        params = _check_method_params(X, params=params)
-        routed_params = self._get_routed_params_for_fit(params)
-        cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
-        self.n_splits_ = n_splits = cv.get_n_splits(
-            X, y, **routed_params.splitter.split
-        )
-        splits = list(cv.split(X, y, **routed_params.splitter.split))
-        if len(splits) != n_splits:
-            raise ValueError(
-                "cv.split and cv.get_n_splits return inconsistent results. "
-                f"Expected {n_splits} splits, got {len(splits)}"
-            )
-        base_estimator = clone(self.estimator)
-        candidates = list(ParameterGrid(self.param_grid))
-        fit_params = routed_params.estimator.fit
+    def _evaluate(self, base_estimator, X, y, candidates, splits, common, params):
+        """Fit each group of candidates once per fold; results candidate-major."""
+        prefix, n_splits = self._prefix, len(splits)
         self.shared_fits_ = groups = self._group_candidates(
-            base_estimator, candidates, prefix, fit_params
+            base_estimator, candidates, prefix, common["fit_params"]
         )
         if self.verbose > 0:
             print(
@@ -529,15 +449,6 @@ class EpochGridSearchCV(GridSearchCV):
                 f"in {len(groups)} shared fits, totalling {len(groups) * n_splits} "
                 "fits"
             )
-
-        common = dict(
-            scorer=scorers,
-            fit_params=fit_params,
-            score_params=routed_params.scorer.score,
-            return_train_score=self.return_train_score,
-            error_score=self.error_score,
-            verbose=self.verbose,
-        )
         keys = [(group, split) for group in groups for split in range(n_splits)]
         checkpoint = self._open_checkpoint(
             X, y, params, candidates, splits, [self._fit_key(*key) for key in keys]
@@ -551,8 +462,8 @@ class EpochGridSearchCV(GridSearchCV):
                 f"{checkpoint.path}, {len(todo)} to train"
             )
         # Under joblib's Dask backend: data that a lost worker cannot take
-        # away, so that it costs only its running fits (see _kept_on_dask).
-        shipped = _kept_on_dask(
+        # away, so that it costs only its running fits (see kept_on_dask).
+        shipped = kept_on_dask(
             [X, y, *(a for split in splits for a in split)] if todo else []
         )
         X_sent, y_sent = (shipped[0], shipped[1]) if todo else (X, y)
@@ -561,121 +472,61 @@ class EpochGridSearchCV(GridSearchCV):
         tasks = []
         for group, split_index in todo:
             train, test = splits_sent[split_index]
+            where = dict(
+                train=train, test=test, split_progress=(split_index, n_splits), **common
+            )
             if len(group) == 1:
                 index = group[0]
-                tasks.append(
-                    delayed(_keyed_call)(
-                        (group, split_index),
-                        _single_fit,
-                        index,
-                        clone(base_estimator),
-                        X_sent,
-                        y_sent,
-                        train=train,
-                        test=test,
-                        parameters=candidates[index],
-                        split_progress=(split_index, n_splits),
-                        candidate_progress=(index, len(candidates)),
-                        return_n_test_samples=True,
-                        return_times=True,
-                        **common,
-                    )
+                task = delayed(keyed_call)(
+                    (group, split_index),
+                    single_fit,
+                    index,
+                    clone(base_estimator),
+                    X_sent,
+                    y_sent,
+                    parameters=candidates[index],
+                    candidate_progress=(index, len(candidates)),
+                    return_n_test_samples=True,
+                    return_times=True,
+                    **where,
                 )
             else:
                 members = [
-                    (
-                        index,
-                        candidates[index],
-                        self._epochs_of(base_estimator, candidates[index], prefix),
-                    )
-                    for index in group
+                    (i, candidates[i], self._epochs_of(base_estimator, candidates[i]))
+                    for i in group
                 ]
-                tasks.append(
-                    delayed(_keyed_call)(
-                        (group, split_index),
-                        _fit_epochs_and_score,
-                        clone(base_estimator),
-                        X_sent,
-                        y_sent,
-                        train=train,
-                        test=test,
-                        candidates=members,
-                        prefix=prefix,
-                        split_progress=(split_index, n_splits),
-                        n_candidates=len(candidates),
-                        **common,
-                    )
+                task = delayed(keyed_call)(
+                    (group, split_index),
+                    _fit_epochs_and_score,
+                    clone(base_estimator),
+                    X_sent,
+                    y_sent,
+                    candidates=members,
+                    prefix=prefix,
+                    n_candidates=len(candidates),
+                    **where,
                 )
-        try:  # results as they finish, each recorded at once
-            parallel = Parallel(
-                n_jobs=self.n_jobs,
-                pre_dispatch=self.pre_dispatch,
-                return_as="generator_unordered",
-            )
-        except ValueError:  # a backend without generators: all at the end
-            parallel = Parallel(n_jobs=self.n_jobs, pre_dispatch=self.pre_dispatch)
+            tasks.append(task)
+
+        def record(output):
+            key, results = output
+            if checkpoint is not None:
+                checkpoint.record(list(key), results)
+            done[self._fit_key(*key)] = results
+
         try:
-            with parallel, warnings.catch_warnings():
-                # On Ctrl-C, joblib warns that it cancelled the running tasks:
-                # that is what Ctrl-C asks.
-                warnings.filterwarnings(
-                    "ignore", message=".* tasks which were still being processed"
-                )
-                outputs = parallel(tasks)
-                try:
-                    for key, results in outputs:
-                        if checkpoint is not None:
-                            checkpoint.record(list(key), results)
-                        done[self._fit_key(*key)] = results
-                finally:  # here, not when the garbage collector gets to it
-                    if hasattr(outputs, "close"):
-                        outputs.close()
+            run_tasks(
+                tasks, n_jobs=self.n_jobs, pre_dispatch=self.pre_dispatch, record=record
+            )
         finally:
             if checkpoint is not None:
                 checkpoint.close()
-
-        # Put the results in GridSearchCV's order: candidate-major, then split.
+        # In GridSearchCV's order: candidate-major, then split.
         out = [None] * (len(candidates) * n_splits)
         for group, split_index in keys:
             for index, result in done[self._fit_key(group, split_index)]:
                 out[index * n_splits + split_index] = result
-
-        _warn_or_raise_about_fit_failures(out, self.error_score)
-        if callable(self.scoring):
-            _insert_error_scores(out, self.error_score)
-        results = self._format_results(candidates, n_splits, out)
-
-        first_test_score = out[0]["test_scores"]
-        self.multimetric_ = isinstance(first_test_score, dict)
-        if callable(self.scoring) and self.multimetric_:
-            self._check_refit_for_multimetric(first_test_score)
-            refit_metric = self.refit
-
-        if self.refit or not self.multimetric_:
-            self.best_index_ = self._select_best_index(
-                self.refit, refit_metric, results
-            )
-            if not callable(self.refit):
-                self.best_score_ = results[f"mean_test_{refit_metric}"][
-                    self.best_index_
-                ]
-            self.best_params_ = results["params"][self.best_index_]
-
-        if self.refit:
-            self.best_estimator_ = clone(base_estimator).set_params(
-                **clone(self.best_params_, safe=False)
-            )
-            refit_start_time = time.time()
-            self.best_estimator_.fit(X, y, **fit_params)
-            self.refit_time_ = time.time() - refit_start_time
-            if hasattr(self.best_estimator_, "feature_names_in_"):
-                self.feature_names_in_ = self.best_estimator_.feature_names_in_
-
-        self.scorer_ = (
-            scorers._scorers if isinstance(scorers, _MultimetricScorer) else scorers
-        )
-        self.cv_results_ = results
-        return self
+        return out
 
     @staticmethod
     def _fit_key(group, split_index):
@@ -705,10 +556,9 @@ class EpochGridSearchCV(GridSearchCV):
         }
         return SearchCheckpoint(self.checkpoint, identity, valid_keys=set(keys))
 
-    @staticmethod
-    def _epochs_of(base_estimator, params, prefix):
+    def _epochs_of(self, base_estimator, params):
         """The epochs a candidate trains for: its own, or the estimator's."""
-        key = f"{prefix}epochs"
+        key = f"{self._prefix}epochs"
         return params[key] if key in params else base_estimator.get_params()[key]
 
     def _group_candidates(self, base_estimator, candidates, prefix, fit_params):
@@ -719,32 +569,14 @@ class EpochGridSearchCV(GridSearchCV):
         (callbacks, fit parameters other than sample_weight) is set.
         """
         epochs_key = f"{prefix}epochs"
-        unsafe_fit_params = sorted(
-            name
-            for name in fit_params
-            if name not in {"sample_weight", f"{prefix}sample_weight"}
-        )
         groups, keys, reasons = [], [], set()
         for index, params in enumerate(candidates):
             key = {k: v for k, v in params.items() if k != epochs_key}
             probe = clone(base_estimator).set_params(**clone(key, safe=False))
-            reason = None
-            if _classifier_prefix(probe) != prefix:
-                reason = "the last step is not an MNISTClassifier"
-            elif probe.get_params()[f"{prefix}callbacks"]:
-                reason = "callbacks (they may change training or depend on epochs)"
-            elif owner := _own_end_of_fit_step(
-                probe.get_params()[f"{prefix}optimizer"]
-            ):
-                reason = (
-                    f"an optimizer ({owner}) with its own finalize_variable_values "
-                    "(the end of a fit, which a shared fit cannot replay exactly)"
-                )
-            elif unsafe_fit_params:
-                reason = f"fit parameters {unsafe_fit_params}"
+            reason = why_not_shared(probe, prefix, fit_params)
             if reason is None:
                 for group, group_key in zip(groups, keys):
-                    if group_key is not None and _same_params(key, group_key):
+                    if group_key is not None and same_params(key, group_key):
                         group.append(index)
                         break
                 else:
@@ -762,63 +594,3 @@ class EpochGridSearchCV(GridSearchCV):
                 stacklevel=3,
             )
         return groups
-
-
-def _keyed_call(key, function, *args, **kwargs):
-    """``function(*args, **kwargs)`` with the key of the fit it runs."""
-    return key, function(*args, **kwargs)
-
-
-def _single_fit(index, estimator, X, y, *, train, test, **kwargs):
-    """``_fit_and_score`` for one candidate, tagged with its index."""
-    X, y, train, test = _resolved(X, y, train, test)
-    return [(index, _fit_and_score(estimator, X, y, train=train, test=test, **kwargs))]
-
-
-def _resolved(*values):
-    """Values, with Dask futures replaced by what they hold.
-
-    Dask resolves the futures among a task's arguments before the task runs;
-    only a one-thread cluster, where joblib runs the calls in this process,
-    hands them over as they are.
-    """
-    distributed = sys.modules.get("distributed")
-    if distributed is None:
-        return values
-    return tuple(
-        value.result() if isinstance(value, distributed.Future) else value
-        for value in values
-    )
-
-
-def _itself(value):
-    """The task that holds the search's data on Dask: it returns its argument."""
-    return value
-
-
-def _kept_on_dask(arrays):
-    """Under joblib's Dask backend: ``arrays`` as futures that Dask can recompute.
-
-    joblib's Dask backend sends each argument larger than 1 kB to one worker
-    (its automatic scatter; ``scatter=`` broadcasts to every worker, but
-    Dask's active memory manager soon drops the copies no task waits for).
-    Scattered data has no task to recompute it: when its worker is lost, the
-    fits that need it are cancelled ("already forgotten") and the search
-    fails. Here each array is the result of a task that returns it: the
-    scheduler keeps the task, so a lost copy is computed again on a worker
-    that is left, and the lost fits rerun there. Under any other backend,
-    ``arrays`` as they are.
-    """
-    from joblib.parallel import get_active_backend
-
-    backend, _ = get_active_backend()
-    client = getattr(backend, "client", None)
-    if type(backend).__name__ != "DaskDistributedBackend" or client is None:
-        return arrays
-    with warnings.catch_warnings():
-        # The data goes to the scheduler once, inside its task: what this asks.
-        warnings.filterwarnings("ignore", message="Sending large graph")
-        return [
-            client.submit(_itself, a, key=f"sk-mnist-data-{uuid.uuid4().hex}")
-            for a in arrays
-        ]

@@ -49,6 +49,15 @@ def _fixed_numpy_seed():
 SLOW_TESTS = {
     "test_backends.py": "three test files again, under the other backend",
     "test_dask.py": "a local Dask cluster",
+    "test_halving.py::test_the_other_backend_gives_scikit_learns_results": (
+        "four searches under the other backend, in a subprocess"
+    ),
+    "test_halving.py::test_survivors_continue_on_a_dask_cluster": (
+        "a local Dask cluster"
+    ),
+    "test_halving.py::test_cli_halving_on_dask_gives_the_in_process_scores": (
+        "a local Dask cluster"
+    ),
     "test_docs.py": "builds the manual (without the notebooks)",
     "test_estimator_checks.py": "scikit-learn's whole estimator check suite",
     "test_image_round_trip.py": "a fit on all 60000 training digits",

@@ -678,3 +678,43 @@ def test_search_refuses_another_searchs_checkpoint_in_one_line(tmp_path, capsys)
         status, err, f"{checkpoint} holds the fits of another search", "grid"
     )
     assert not output.exists()
+
+
+_HALVING = ["search", "--halving", "--train-size", "300", "--cv", "2", "--epochs",
+            "4", "--factor", "2", "--batch-size", "32", "128", "--hidden-units",
+            "16"]  # fmt: skip
+
+
+def test_search_halving_prints_a_line_per_rung_and_writes_iter_and_epochs(
+    tmp_path, capsys
+):
+    csv = tmp_path / "results.csv"
+    status, out, _ = run(capsys, *_HALVING, "--output", csv)
+    assert status == 0, out
+    assert "rungs of 2 epochs (2 candidates), 4 epochs (1 candidates)" in out
+    rungs = [line for line in out.splitlines() if line.startswith("rung ")]
+    assert [line.split(", best")[0] for line in rungs] == [
+        "rung 0: 2 candidates at 2 epochs",
+        "rung 1: 1 candidates at 4 epochs",
+    ]
+    results = pd.read_csv(csv)
+    assert results["iter"].tolist() == [1, 0, 0]
+    assert results["n_resources"].tolist() == [4, 2, 2]
+    assert (results["mean_test_score"] > 0.15).all()  # learnt; chance is 0.1
+    assert "best: " in out
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--factor", "2"], "--factor needs --halving"),
+        (["--min-epochs", "2"], "--min-epochs needs --halving"),
+        (["--halving", "--epochs", "3", "5"], "--epochs is one number"),
+        (["--halving", "--factor", "1"], "--factor must be at least 2"),
+        (["--halving", "--epochs", "3", "--min-epochs", "4"], "more than --epochs 3"),
+        (["--halving", "--checkpoint", "c"], "--checkpoint is not available with"),
+    ],
+)
+def test_search_halving_options_are_checked(options, message, tmp_path, capsys):
+    status, _, err = run(capsys, "search", "--output", tmp_path / "r.csv", *options)
+    assert_one_line_error(status, err, message)
