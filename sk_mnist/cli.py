@@ -229,9 +229,28 @@ def _save_figure(fig, path):
 # --- Subcommands. -----------------------------------------------------------------
 
 
+def _tracking(args):
+    """``sk_mnist.mlflow`` when ``--mlflow-experiment`` is given, else None."""
+    if not getattr(args, "mlflow_experiment", None):
+        return None
+    try:
+        import sk_mnist.mlflow as tracking
+    except ImportError:
+        raise _UserError(
+            "--mlflow-experiment needs MLflow; install it with "
+            'pip install "sk_mnist[mlflow]"'
+        ) from None
+    return tracking
+
+
+def _logged(run_id, experiment):
+    print(f"logged to MLflow experiment {experiment!r} (run {run_id})")
+
+
 def _train(args, *, save=True):
     if save:
         _check_output(args.output, "--output")
+    tracking = _tracking(args)  # before the fit: a missing MLflow fails at once
     (X_train, y_train), (X_test, y_test) = _load_data(args.data)
     X_train, y_train = _subsample(X_train, y_train, args.train_size, args.random_state)
     _start_backend()  # TensorFlow: after the checks
@@ -253,10 +272,22 @@ def _train(args, *, save=True):
     accuracy = pipeline.score(X_test, y_test)
     print(f"fit time: {fit_seconds:.1f} s")
     print(f"test accuracy: {accuracy:.4f} on {len(X_test)} images")
+    pipeline.named_steps["classifier"].set_params(verbose=0)
     if save:
-        pipeline.named_steps["classifier"].set_params(verbose=0)
         _save_model(pipeline, args.output)
         print(f"model saved to {args.output}")
+    if tracking is not None:
+        params = {
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "hidden_units": args.hidden_units,
+            "train_size": len(X_train),
+            "random_state": args.random_state,
+        }
+        info = tracking.log_training_run(
+            pipeline, params, fit_seconds, accuracy, args.mlflow_experiment
+        )
+        _logged(info.run_id, args.mlflow_experiment)
     return 0
 
 
@@ -300,6 +331,7 @@ def _search(args):
     if args.checkpoint:
         _check_output(args.checkpoint, "--checkpoint")
     _check_halving(args)
+    _tracking(args)  # before the search: a missing MLflow fails at once
     (X_train, y_train), _ = _load_data(args.data)
     X_train, y_train = _subsample(X_train, y_train, args.train_size, args.random_state)
     _check_folds(y_train, args.cv)
@@ -486,6 +518,7 @@ def _run_search(args, X_train, y_train):
     print(f"results written to {args.output}")
     if args.plot:
         _save_figure(_plots().plot_search(search.cv_results_), args.plot)
+    _log_search(args, search)
     return 0
 
 
@@ -544,7 +577,15 @@ def _run_halving(args, X_train, y_train):
     except OSError as exc:
         raise _UserError(f"cannot write {args.output}: {exc.strerror}") from None
     print(f"results written to {args.output}")
+    _log_search(args, search)
     return 0
+
+
+def _log_search(args, search):
+    tracking = _tracking(args)
+    if tracking is not None:
+        parent_id = tracking.log_search(search, args.mlflow_experiment)
+        _logged(parent_id, args.mlflow_experiment)
 
 
 class _RungLines:
@@ -808,6 +849,17 @@ def _add_training_options(parser, *, top_level=False):
     _add_data_option(parser)
 
 
+def _add_mlflow_option(parser):
+    parser.add_argument(
+        "--mlflow-experiment",
+        metavar="NAME",
+        default=None,
+        help="also log the run to this MLflow experiment, the model as an "
+        "sk_mnist flavour (no pickle); the store is MLflow's usual "
+        "MLFLOW_TRACKING_URI (needs the [mlflow] extra)",
+    )
+
+
 def _build_parser():
     parser = _Parser(
         prog=PROG,
@@ -866,6 +918,7 @@ def _build_parser():
         default=DEFAULT_MODEL_PATH,
         help=f"where to save the fitted pipeline (default: {DEFAULT_MODEL_PATH})",
     )
+    _add_mlflow_option(train)
     train.set_defaults(run=_train)
 
     evaluate = commands.add_parser(
@@ -1009,6 +1062,7 @@ def _build_parser():
         help="with --halving: epochs of the first rung (default: as many as lets "
         "the last rung reach --epochs)",
     )
+    _add_mlflow_option(search)
     search.set_defaults(run=_search)
 
     predict = commands.add_parser(

@@ -718,3 +718,70 @@ def test_search_halving_prints_a_line_per_rung_and_writes_iter_and_epochs(
 def test_search_halving_options_are_checked(options, message, tmp_path, capsys):
     status, _, err = run(capsys, "search", "--output", tmp_path / "r.csv", *options)
     assert_one_line_error(status, err, message)
+
+
+@pytest.fixture
+def mlflow_store(tmp_path, monkeypatch):
+    """An MLflow store in a temporary folder, as MLFLOW_TRACKING_URI names it."""
+    mlflow = pytest.importorskip("mlflow")  # the [mlflow] extra, in [test]
+    monkeypatch.chdir(tmp_path)  # MLflow's default artifact folder, ./mlruns
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    mlflow.set_tracking_uri(None)  # read the variable again
+    yield mlflow.tracking.MlflowClient()
+    mlflow.set_tracking_uri(None)
+
+
+def test_train_logs_params_metrics_and_the_model_to_mlflow(
+    mlflow_store, tmp_path, capsys
+):
+    status, out, _ = run(
+        capsys, "train", "--train-size", "300", "--epochs", "1", "--hidden-units",
+        "16", "--output", tmp_path / "m.skmnist", "--mlflow-experiment", "digits",
+    )  # fmt: skip
+    assert status == 0, out
+    run_id = re.search(r"logged to MLflow experiment 'digits' \(run (\w+)\)", out)[1]
+    logged = mlflow_store.get_run(run_id).data
+    assert logged.params["epochs"] == "1" and logged.params["hidden_units"] == "16"
+    accuracy = float(out.split("test accuracy: ")[1].split()[0])
+    assert round(logged.metrics["test_accuracy"], 4) == accuracy
+    assert logged.metrics["fit_seconds"] > 0
+    import sk_mnist.mlflow
+
+    model = sk_mnist.mlflow.load_model(f"runs:/{run_id}/model")
+    np.testing.assert_array_equal(
+        model.predict(np.zeros((2, 28, 28), np.uint8)),
+        load(tmp_path / "m.skmnist").predict(np.zeros((2, 28, 28), np.uint8)),
+    )
+
+
+def test_search_logs_one_child_run_per_candidate_to_mlflow(
+    mlflow_store, tmp_path, capsys
+):
+    status, out, _ = run(
+        capsys, "search", "--train-size", "300", "--cv", "2", "--epochs", "1",
+        "--batch-size", "32", "64", "--hidden-units", "8", "--n-jobs", "1",
+        "--output", tmp_path / "r.csv", "--mlflow-experiment", "grid",
+    )  # fmt: skip
+    assert status == 0, out
+    parent = re.search(r"logged to MLflow experiment 'grid' \(run (\w+)\)", out)[1]
+    experiment = mlflow_store.get_experiment_by_name("grid").experiment_id
+    children = mlflow_store.search_runs(
+        [experiment], f"tags.mlflow.parentRunId = '{parent}'"
+    )
+    results = pd.read_csv(tmp_path / "r.csv")
+    assert len(children) == len(results) == 2
+    by_batch = {int(c.data.params["classifier__batch_size"]): c for c in children}
+    for _, row in results.iterrows():
+        metrics = by_batch[row["param_classifier__batch_size"]].data.metrics
+        for column in ("mean_test_score", "split0_test_score", "split1_test_score"):
+            assert metrics[column] == row[column]
+
+
+def test_mlflow_experiment_without_mlflow_is_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "sk_mnist.mlflow", None)  # import fails
+    status, _, err = run(
+        capsys, "train", "--train-size", "300", "--epochs", "1",
+        "--output", tmp_path / "m.skmnist", "--mlflow-experiment", "digits",
+    )  # fmt: skip
+    assert_one_line_error(status, err, "--mlflow-experiment needs MLflow", "[mlflow]")
+    assert not (tmp_path / "m.skmnist").exists()  # refused before any training
