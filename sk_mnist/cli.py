@@ -237,8 +237,8 @@ def _tracking(args):
         import sk_mnist.mlflow as tracking
     except ImportError:
         raise _UserError(
-            "--mlflow-experiment needs MLflow; install it with "
-            'pip install "sk_mnist[mlflow]"'
+            "--mlflow-experiment needs MLflow; install it in the sk_mnist "
+            'project folder with pip install ".[mlflow]"'
         ) from None
     return tracking
 

@@ -26,7 +26,7 @@ fitted :class:`~sk_mnist.EpochGridSearchCV` (one parent run, one child run per
 candidate with every score of ``cv_results_``) to the tracking server that
 MLflow's usual setting (``MLFLOW_TRACKING_URI``) names.
 
-This module imports MLflow (``pip install "sk_mnist[mlflow]"``); ``import
+This module imports MLflow (``pip install ".[mlflow]"`` in the project folder); ``import
 sk_mnist`` does not.
 """
 
@@ -64,7 +64,7 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the installation
     raise ImportError(
         f"sk_mnist.mlflow needs MLflow ({exc}); install it with "
-        '`pip install "sk_mnist[mlflow]"`.'
+        '`pip install ".[mlflow]"` in the sk_mnist project folder.'
     ) from exc
 
 __all__ = [
