@@ -14,7 +14,12 @@ import numpy as np
 import pytest
 
 from sk_mnist import MNISTClassifier
-from sk_mnist._seeding import ShuffledBatches, epoch_order
+from sk_mnist._seeding import (
+    ShuffledBatches,
+    deterministic_ops,
+    epoch_order,
+    fit_seed,
+)
 
 SEEDED = dict(hidden_units=16, epochs=2, batch_size=64, random_state=0)
 
@@ -187,3 +192,88 @@ def test_tensorflow_pipeline_gives_the_batches_of_shuffled_batches():
         for index, batch in enumerate(dataset):
             for got, expected in zip(batch, python[index], strict=True):
                 np.testing.assert_array_equal(got.numpy(), expected)
+
+
+# --- Op determinism: on in every seeded fit, put back as it was ---------------------
+
+
+@pytest.fixture
+def tf_config():
+    """TensorFlow's op-determinism switch, off before and after the test."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        # Not a failure hidden: JAX has no op-determinism switch (it is
+        # deterministic on CPU); the suite runs these tests under TensorFlow.
+        pytest.skip("op determinism is TensorFlow's")
+    from tensorflow.python.framework import config
+
+    assert not config.is_op_determinism_enabled()
+    yield config
+    config.disable_op_determinism()
+
+
+def test_op_determinism_is_on_in_seeded_fits_only(digits, tf_config):
+    import keras
+
+    class Switch(keras.callbacks.Callback):
+        """Whether op determinism is on, at the end of each epoch."""
+
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seen.append(tf_config.is_op_determinism_enabled())
+
+    X, y, _ = digits
+    for random_state, expected in [(0, True), (None, False)]:
+        switch = Switch()
+        MNISTClassifier(
+            hidden_units=4, epochs=2, random_state=random_state, callbacks=[switch]
+        ).fit(X[:300], y[:300])
+        assert switch.seen == [expected] * 2, random_state
+        assert not tf_config.is_op_determinism_enabled()  # put back
+
+
+def test_op_determinism_the_user_switched_on_stays_on(tf_config):
+    tf_config.enable_op_determinism()
+    with deterministic_ops(True):
+        assert tf_config.is_op_determinism_enabled()
+    assert tf_config.is_op_determinism_enabled()
+
+
+def test_op_determinism_stays_on_until_the_last_of_two_fits_ends(tf_config):
+    # Two fits in two threads share one process-wide switch and its count: the
+    # first to end must not switch it off under the other. Entered and left by
+    # hand here, in the order two threads would.
+    first, second = deterministic_ops(True), deterministic_ops(True)
+    first.__enter__()
+    second.__enter__()
+    assert tf_config.is_op_determinism_enabled()
+    first.__exit__(None, None, None)
+    assert tf_config.is_op_determinism_enabled()  # the second fit still runs
+    second.__exit__(None, None, None)
+    assert not tf_config.is_op_determinism_enabled()
+    with deterministic_ops(False):
+        assert not tf_config.is_op_determinism_enabled()
+
+
+# --- Unseeded fits: a new seed each, from NumPy's global generator ------------------
+
+
+def test_unseeded_fits_differ_and_numpy_seed_repeats_them(digits):
+    X, y, X_test = digits
+    seeds = [fit_seed(None) for _ in range(3)]
+    assert len(set(seeds)) == 3 and all(0 <= s < 2**31 - 1 for s in seeds), seeds
+
+    def unseeded_fit():
+        clf = MNISTClassifier(hidden_units=8, epochs=1, batch_size=64)
+        return clf.fit(X[:300], y[:300]).predict_proba(X_test)
+
+    np.random.seed(7)
+    first, second = unseeded_fit(), unseeded_fit()
+    np.random.seed(7)
+    again = unseeded_fit()
+    assert not np.allclose(first, second, atol=1e-3)  # each fit its own seed
+    np.testing.assert_allclose(again, first, atol=1e-6)  # the script repeats
