@@ -26,6 +26,7 @@ from sklearn.model_selection import GridSearchCV
 from test_threads import pool_threads_after_a_fit
 
 from sk_mnist import EpochGridSearchCV, make_mnist_pipeline
+from sk_mnist._dask import on_dask
 
 TESTS = Path(__file__).parent
 OTHER = "jax" if keras.backend.backend() == "tensorflow" else "tensorflow"
@@ -118,7 +119,7 @@ def test_the_other_backend_passes_these_tests():
     )
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__,
-         "-k", "not cli and not killed"],
+         "-k", "not cli and not killed and not progress"],
         env=env, capture_output=True, text=True, timeout=900, cwd=TESTS.parent,
     )  # fmt: skip
     last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
@@ -428,3 +429,36 @@ def test_a_cluster_of_one_worker_thread_is_refused(threads):
         else:
             with on_dask(scheduler=address, stream=sys.stderr) as client:
                 assert sum(client.ncores().values()) == 2
+
+
+# --- Progress lines: one per fit, the last ones waited for -------------------------
+
+
+def test_progress_shows_each_fit_of_a_task_and_waits_for_the_last(monkeypatch):
+    # joblib's Dask backend puts several calls (fits) in one task when they are
+    # quick, naming it "batch_of_<function>_<n>_calls-<uuid>" (or "mixed_...");
+    # each fit is a line, other tasks none. The events trail the results:
+    # on_dask waits for them, to the last, before it returns. Here the events
+    # are counted late: the first 0.2 s after it arrives, the next 0.8 s.
+    import io
+
+    from sk_mnist import _dask
+
+    count, delays = _dask._Progress.__call__, iter([0.2, 0.8])
+
+    def late(self, event):
+        threading.Timer(next(delays), count, (self, event)).start()
+
+    monkeypatch.setattr(_dask._Progress, "__call__", late)
+    stream = io.StringIO()
+    keys = ["batch_of_pow_3_calls-a1", "mixed_batch_of_pow_1_calls-b2", "pow-c3"]
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
+        address = cluster.scheduler_address
+        with on_dask(scheduler=address, total_fits=4, stream=stream) as client:
+            worker = next(iter(client.nthreads()))
+            for key in keys:  # one after the other: the last event is of one fit
+                assert client.submit(pow, 2, 3, key=key).result() == 8
+        lines = stream.getvalue().splitlines()  # on_dask has returned
+    assert lines == [f"fit {k}/4 done on {worker}" for k in range(1, 5)]
