@@ -462,3 +462,148 @@ def test_progress_shows_each_fit_of_a_task_and_waits_for_the_last(monkeypatch):
                 assert client.submit(pow, 2, 3, key=key).result() == 8
         lines = stream.getvalue().splitlines()  # on_dask has returned
     assert lines == [f"fit {k}/4 done on {worker}" for k in range(1, 5)]
+
+
+def test_progress_without_a_total_counts_on_and_waits_for_nothing():
+    import io
+
+    from sk_mnist._dask import _Progress
+
+    stream = io.StringIO()
+    progress = _Progress(None, stream)
+    progress((0.0, {"fits": 2, "worker": "tcp://w:1"}))
+    start = time.monotonic()
+    progress.wait(timeout=5)
+    assert time.monotonic() - start < 1
+    assert stream.getvalue() == "fit 1 done on tcp://w:1\nfit 2 done on tcp://w:1\n"
+    progress = _Progress(3, stream)
+    progress((0.0, {"fits": 3, "worker": "w"}))
+    start = time.monotonic()
+    progress.wait(timeout=5)  # all 3 in: at once
+    assert time.monotonic() - start < 1
+    progress = _Progress(3, stream)
+    progress.wait(timeout=0.3)  # none comes: gives up after the timeout
+    assert 0.3 <= time.monotonic() - start < 2
+
+
+def _sleep(seconds):
+    """Sleep in short steps: an interrupt_main() lands between two of them."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        time.sleep(0.02)
+
+
+class _Workers:
+    """A client whose cluster's workers come and go (``nthreads``), or vanishes."""
+
+    def __init__(self, *answers):
+        self.answers = list(answers)
+
+    def nthreads(self):
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+_LEFT = "no Dask worker is left (for 0.8 s)"
+
+
+@pytest.mark.parametrize(
+    "answers, least, fired",
+    [
+        ([{}], 1.5, _LEFT),  # polled every 0.5 s: none at 0.5, 1.0, 1.5 s
+        ([OSError("gone")], 1.5, "the Dask scheduler is unreachable (for 0.8 s)"),
+        # A worker back (at 1.0 s) starts the count again: fired at 2.5 s.
+        ([{}, {"w": 1}, {}], 2.5, _LEFT),
+    ],
+)
+def test_the_watchdog_interrupts_once_the_cluster_is_gone_long_enough(
+    answers, least, fired
+):
+    from sk_mnist._dask import _Watchdog
+
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        watchdog = _Watchdog(_Workers(*answers), timeout=0.8)
+        _sleep(10)
+    waited = time.monotonic() - start
+    assert watchdog.fired == fired
+    assert least - 0.2 <= waited < least + 3, waited
+
+
+def test_the_watchdog_of_a_cluster_with_workers_never_fires():
+    from sk_mnist._dask import _Watchdog
+
+    watchdog = _Watchdog(_Workers({"w": 1}), timeout=0.1)
+    time.sleep(1.2)
+    watchdog.stop()
+    watchdog._thread.join(timeout=2)
+    assert watchdog.fired is None and not watchdog._thread.is_alive()
+
+
+def test_a_local_clusters_worker_leaves_the_terminals_process_group(monkeypatch):
+    from sk_mnist._dask import _OwnProcessGroup
+
+    calls = []
+    monkeypatch.setattr(os, "setpgrp", lambda: calls.append("setpgrp"))
+    _OwnProcessGroup().setup(worker=None)
+    assert calls == ["setpgrp"]
+
+    def refused():
+        raise PermissionError("already a session leader")
+
+    monkeypatch.setattr(os, "setpgrp", refused)
+    _OwnProcessGroup().setup(worker=None)  # no error
+
+
+@pytest.fixture(scope="module")
+def in_process_cluster():
+    """A scheduler and a worker of two threads in this process: seconds to start."""
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
+        yield cluster.scheduler_address
+
+
+def test_a_cluster_lost_in_the_block_is_one_error_a_ctrl_c_is_the_users(
+    in_process_cluster, monkeypatch
+):
+    from sk_mnist import _dask
+    from sk_mnist._dask import ClusterLostError
+
+    with pytest.raises(KeyboardInterrupt):  # the user's own Ctrl-C
+        with on_dask(scheduler=in_process_cluster, total_fits=4) as client:
+            raise KeyboardInterrupt
+    monkeypatch.setattr(_dask, "NO_WORKER_TIMEOUT", 0.3)
+    start = time.monotonic()
+    with pytest.raises(ClusterLostError) as error:
+        with on_dask(scheduler=in_process_cluster, total_fits=4) as client:
+            monkeypatch.setattr(type(client), "nthreads", lambda self, *a, **k: {})
+            _sleep(30)
+    assert str(error.value) == "no Dask worker is left (for 0.3 s)"
+    assert time.monotonic() - start < 10  # no wait for progress after it
+
+
+def test_on_dask_runs_joblib_on_the_cluster_and_puts_everything_back(
+    in_process_cluster,
+):
+    import logging
+
+    logger = logging.getLogger("distributed")
+    level = logger.level
+    with on_dask(scheduler=in_process_cluster, timeout=3) as client:
+        backend = joblib.parallel.get_active_backend()[0]
+        assert type(backend).__name__ == "DaskDistributedBackend"
+        plugins = client.run_on_scheduler(
+            lambda dask_scheduler: list(dask_scheduler.worker_plugins)
+        )
+        assert "sk-mnist-fit-progress" in plugins
+    backend = joblib.parallel.get_active_backend()[0]
+    assert type(backend).__name__ != "DaskDistributedBackend"
+    with distributed.Client(in_process_cluster) as other:
+        plugins = other.run_on_scheduler(
+            lambda dask_scheduler: list(dask_scheduler.worker_plugins)
+        )
+    assert "sk-mnist-fit-progress" not in plugins  # unregistered
+    assert logger.level == level
