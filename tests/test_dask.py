@@ -464,26 +464,72 @@ def test_progress_shows_each_fit_of_a_task_and_waits_for_the_last(monkeypatch):
     assert lines == [f"fit {k}/4 done on {worker}" for k in range(1, 5)]
 
 
-def test_progress_without_a_total_counts_on_and_waits_for_nothing():
-    import io
+class _Terminal:
+    """A stream that shows what is written only once flushed, as a pipe does."""
 
+    def __init__(self):
+        self.held, self.shown = "", ""
+
+    def write(self, text):
+        self.held += text
+
+    def flush(self):
+        self.shown, self.held = self.shown + self.held, ""
+
+
+def test_progress_lines_show_at_once_and_without_a_total_count_on():
     from sk_mnist._dask import _Progress
 
-    stream = io.StringIO()
+    stream = _Terminal()
     progress = _Progress(None, stream)
     progress((0.0, {"fits": 2, "worker": "tcp://w:1"}))
+    assert stream.shown == "fit 1 done on tcp://w:1\nfit 2 done on tcp://w:1\n"
     start = time.monotonic()
+    progress.wait(timeout=5)  # no total: nothing to wait for
+    assert time.monotonic() - start < 0.5
+
+
+def test_progress_waits_for_the_last_fit_until_it_comes_or_the_timeout():
+    from sk_mnist._dask import _Progress
+
+    progress = _Progress(3, _Terminal())
+    progress((0.0, {"fits": 2, "worker": "w"}))
+    late = threading.Timer(0.1, progress, ((0.0, {"fits": 1, "worker": "w"}),))
+    start = time.monotonic()
+    late.start()
     progress.wait(timeout=5)
-    assert time.monotonic() - start < 1
-    assert stream.getvalue() == "fit 1 done on tcp://w:1\nfit 2 done on tcp://w:1\n"
-    progress = _Progress(3, stream)
-    progress((0.0, {"fits": 3, "worker": "w"}))
+    assert progress.done == 3 and time.monotonic() - start < 0.9  # polled often
     start = time.monotonic()
     progress.wait(timeout=5)  # all 3 in: at once
-    assert time.monotonic() - start < 1
-    progress = _Progress(3, stream)
+    assert time.monotonic() - start < 0.5
+    progress = _Progress(3, _Terminal())
+    start = time.monotonic()
     progress.wait(timeout=0.3)  # none comes: gives up after the timeout
     assert 0.3 <= time.monotonic() - start < 2
+
+
+class _Worker:
+    address = "tcp://w:1"
+
+    def __init__(self):
+        self.events = []
+
+    def log_event(self, topic, message):
+        self.events.append((topic, message))
+
+
+def test_a_worker_reports_each_joblib_task_that_ends_well():
+    from sk_mnist._dask import _FitProgress
+
+    worker, plugin = _Worker(), _FitProgress()
+    plugin.setup(worker)
+    key = "batch_of__keyed_call_2_calls-0123abcd"
+    plugin.transition(key, "executing", "error", stimulus_id="s")  # a failed fit
+    plugin.transition(key, "released", "memory")  # data fetched, not computed
+    plugin.transition("sk-data-0123", "executing", "memory")  # not joblib's
+    assert worker.events == []
+    plugin.transition(key, "executing", "memory")
+    assert worker.events == [("sk-mnist-fit-done", {"fits": 2, "worker": "tcp://w:1"})]
 
 
 def _sleep(seconds):
