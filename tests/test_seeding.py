@@ -277,3 +277,68 @@ def test_unseeded_fits_differ_and_numpy_seed_repeats_them(digits):
     again = unseeded_fit()
     assert not np.allclose(first, second, atol=1e-3)  # each fit its own seed
     np.testing.assert_allclose(again, first, atol=1e-6)  # the script repeats
+
+
+# --- The seeds, orders and cuts themselves ------------------------------------------
+
+
+def test_seeds_from_random_state():
+    from sk_mnist._seeding import initializer_seeds, seed_from_random_state
+
+    assert seed_from_random_state(None) is None
+    assert seed_from_random_state(np.int64(5)) == 5 and seed_from_random_state(7) == 7
+    state = np.random.RandomState(0)
+    drawn = [seed_from_random_state(state) for _ in range(3)]
+    assert len(set(drawn)) == 3  # successive fits with one instance differ
+    again = np.random.RandomState(0)
+    assert [seed_from_random_state(again) for _ in range(3)] == drawn  # repeats
+    assert all(0 <= seed < 2**31 - 1 for seed in drawn)
+    assert fit_seed(3) == 3
+
+    seeds = initializer_seeds(0, 4)
+    assert len(set(seeds)) == 4 and all(0 <= s < 2**31 for s in seeds)
+    assert initializer_seeds(0, 4) == seeds and initializer_seeds(1, 4) != seeds
+    assert initializer_seeds(0, 2) == seeds[:2]
+
+
+def test_batches_are_int32_index_arrays_the_short_batch_first():
+    from sk_mnist._seeding import batch_layout, epoch_batches
+
+    assert batch_layout(10, 4) == (3, 2) and batch_layout(8, 4) == (2, 4)
+    assert batch_layout(3, 8) == (1, 3)
+    rows = epoch_batches(0, 0, 10, 4)
+    assert rows.dtype == np.int32 and sorted(rows) == list(range(10))
+    order = epoch_order(0, 0, 10)
+    for start, stop in [(0, 2), (2, 6), (6, 10)]:
+        assert list(rows[start:stop]) == sorted(order[start:stop])
+    assert list(epoch_batches(0, 0, 5, 8, shuffle=False)) == list(range(5))
+
+
+@pytest.mark.parametrize(
+    "n, split, train",
+    [(999, 0.1, 899), (10, 0.05, 9), (10, 0.5, 5), (3, 0.4, 1)],  # Keras' floor
+)
+def test_validation_split_cuts_where_keras_cuts(n, split, train):
+    from sk_mnist._seeding import validation_split_of
+
+    x, y = np.arange(n), np.arange(n) * 10
+    (x_train, y_train, none), (x_val, y_val, none_val) = validation_split_of(
+        (x, y, None), split
+    )
+    assert none is None and none_val is None
+    assert list(x_train) == list(range(train)) and list(x_val) == list(range(train, n))
+    assert list(y_train) == list(x_train * 10) and list(y_val) == list(x_val * 10)
+
+
+@pytest.mark.parametrize(
+    "n, split, side", [(1, 0.5, "train on"), (10, 1e-17, "validate on")]
+)
+def test_a_validation_split_that_leaves_a_side_empty_is_refused(n, split, side):
+    from sk_mnist._seeding import validation_split_of
+
+    with pytest.raises(ValueError) as error:
+        validation_split_of((np.arange(n),), split)
+    assert str(error.value) == (
+        f"validation_split={split} leaves no rows to {side} out of {n}; pass a "
+        "fraction that keeps at least one row on each side."
+    )
