@@ -532,6 +532,14 @@ def test_a_worker_reports_each_joblib_task_that_ends_well():
     assert worker.events == [("sk-mnist-fit-done", {"fits": 2, "worker": "tcp://w:1"})]
 
 
+@pytest.fixture
+def ctrl_c_is_keyboard_interrupt():
+    """Python's own SIGINT handler, as the command line has (a runner may not)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def _sleep(seconds):
     """Sleep in short steps: an interrupt_main() lands between two of them."""
     end = time.monotonic() + seconds
@@ -565,7 +573,7 @@ _LEFT = "no Dask worker is left (for 0.8 s)"
     ],
 )
 def test_the_watchdog_interrupts_once_the_cluster_is_gone_long_enough(
-    answers, least, fired
+    answers, least, fired, ctrl_c_is_keyboard_interrupt
 ):
     from sk_mnist._dask import _Watchdog
 
@@ -613,7 +621,7 @@ def in_process_cluster():
 
 
 def test_a_cluster_lost_in_the_block_is_one_error_a_ctrl_c_is_the_users(
-    in_process_cluster, monkeypatch
+    in_process_cluster, monkeypatch, ctrl_c_is_keyboard_interrupt
 ):
     from sk_mnist import _dask
     from sk_mnist._dask import ClusterLostError
