@@ -590,6 +590,7 @@ def test_the_watchdog_of_a_cluster_with_workers_never_fires():
     from sk_mnist._dask import _Watchdog
 
     watchdog = _Watchdog(_Workers({"w": 1}), timeout=0.1)
+    assert watchdog._thread.daemon  # never keeps the process alive at its end
     time.sleep(1.2)
     watchdog.stop()
     watchdog._thread.join(timeout=2)
