@@ -7,6 +7,7 @@ The command line's Ctrl-C and the Dask cluster are in tests/test_dask.py.
 """
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -390,3 +391,62 @@ def test_describe_writes_what_two_runs_of_a_search_write_alike():
     assert digest.startswith("sha256:") and len(digest) == 7 + 16
     int(digest[7:], 16)  # hex digits
     assert fingerprint(array) != fingerprint(array.T)
+
+
+@pytest.mark.parametrize(
+    "stored, now, said",
+    [
+        ({"a": 1, "b": 2}, {"a": 1, "b": 3}, "grid.b: 2 in the file, 3 now"),
+        ({"a": 1}, {"a": 1, "b": 2}, "grid.b: null in the file, 2 now"),
+        ({"a": 1}, [1], 'grid: {"a": 1} in the file, [1] now'),
+        ([1, 2], {"a": 1}, 'grid: [1, 2] in the file, {"a": 1} now'),
+        ([1, 2], [1, 2, 3], "grid: [1, 2] in the file, [1, 2, 3] now"),
+        ("y" * 78, "z", f'grid: "{"y" * 78}" in the file, "z" now'),  # 80: whole
+    ],
+)
+def test_the_first_difference_is_named_where_it_is(tmp_path, stored, now, said):
+    from sk_mnist._checkpoint import SearchCheckpoint
+
+    path = tmp_path / "search.ckpt"
+    SearchCheckpoint(path, {"grid": stored}).record(1, [(0, {"s": 1})])
+    with pytest.raises(CheckpointError) as error:
+        SearchCheckpoint(path, {"grid": now})
+    assert f"its grid differs from this one's ({said}); give" in str(error.value)
+
+
+def test_the_file_gets_the_mode_open_gives_and_is_closed(tmp_path):
+    from sk_mnist._checkpoint import SearchCheckpoint
+
+    fds = set(os.listdir("/proc/self/fd"))
+    umask = os.umask(0o022)
+    try:
+        checkpoint = SearchCheckpoint(tmp_path / "search.ckpt", IDENTITY)
+        checkpoint.record(1, [(0, {"s": 1})])
+        checkpoint.close()
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "search.ckpt").stat().st_mode & 0o777 == 0o644
+    assert set(os.listdir("/proc/self/fd")) == fds
+
+
+class _Shaped:
+    shape = (2,)  # but no dtype: not an array
+
+    def __init__(self):
+        self.__qualname__ = "not callable"  # nor a function
+
+    def __repr__(self):
+        return "<shaped>"
+
+
+def test_describe_takes_estimators_own_parameters_and_values_within():
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from sk_mnist._checkpoint import describe
+
+    pipeline = describe(Pipeline([("scale", StandardScaler())]))
+    assert not [key for key in pipeline["params"] if "__" in key]  # deep=False
+    assert pipeline["params"]["steps"][0][1]["class"].endswith("StandardScaler")
+    assert describe({"a": np.int64(1), "b": (2,)}) == {"a": 1, "b": [2]}
+    assert describe(_Shaped()) == "_Shaped: <shaped>"
