@@ -450,3 +450,12 @@ def test_describe_takes_estimators_own_parameters_and_values_within():
     assert pipeline["params"]["steps"][0][1]["class"].endswith("StandardScaler")
     assert describe({"a": np.int64(1), "b": (2,)}) == {"a": 1, "b": [2]}
     assert describe(_Shaped()) == "_Shaped: <shaped>"
+
+
+def test_a_header_without_the_search_differs_in_everything(tmp_path):
+    from sk_mnist._checkpoint import SearchCheckpoint
+
+    path = tmp_path / "search.ckpt"
+    path.write_bytes(b'{"sk_mnist_checkpoint": 1}\n')
+    with pytest.raises(CheckpointError, match="its cv, data, grid differ from"):
+        SearchCheckpoint(path, IDENTITY)

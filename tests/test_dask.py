@@ -499,6 +499,7 @@ def test_progress_waits_for_the_last_fit_until_it_comes_or_the_timeout():
     late.start()
     progress.wait(timeout=5)
     assert progress.done == 3 and time.monotonic() - start < 0.9  # polled often
+    assert progress.stream.shown.splitlines()[-1] == "fit 3/3 done on w"
     start = time.monotonic()
     progress.wait(timeout=5)  # all 3 in: at once
     assert time.monotonic() - start < 0.5
