@@ -189,6 +189,9 @@ def test_tensorflow_pipeline_gives_the_batches_of_shuffled_batches():
         python = ShuffledBatches(*arrays, batch_size, seed=3, initial_epoch=2)
         dataset = list(tensorflow_batches(arrays, batch_size, 3, 5, initial_epoch=2))
         assert len(dataset) == 3 * python.steps
+        unshuffled = tensorflow_batches(arrays, batch_size, 3, 3, 2, shuffle=False)
+        rows = np.concatenate([batch[1].numpy() for batch in unshuffled])
+        assert list(rows) == list(range(n))
         for index, batch in enumerate(dataset):
             for got, expected in zip(batch, python[index], strict=True):
                 np.testing.assert_array_equal(got.numpy(), expected)
@@ -311,7 +314,11 @@ def test_batches_are_int32_index_arrays_the_short_batch_first():
     order = epoch_order(0, 0, 10)
     for start, stop in [(0, 2), (2, 6), (6, 10)]:
         assert list(rows[start:stop]) == sorted(order[start:stop])
-    assert list(epoch_batches(0, 0, 5, 8, shuffle=False)) == list(range(5))
+    assert list(epoch_batches(0, 0, 10, 4, shuffle=False)) == list(range(10))
+    x = np.arange(10)[:, None]
+    in_order = ShuffledBatches(x, x[:, 0], None, 4, seed=0, shuffle=False)
+    assert [list(in_order[i][1]) for i in range(3)] == [[0, 1], [2, 3, 4, 5],
+                                                       [6, 7, 8, 9]]  # fmt: skip
 
 
 @pytest.mark.parametrize(
