@@ -308,7 +308,9 @@ def read_digits(path):
         try:
             factor = max(image.size) // _WORKING_SIDE
             if image.format == "JPEG" and factor > 1:  # decoded reduced, in gray
-                image.draft("L", (image.width // factor, image.height // factor))
+                # At least a pixel: a JPEG thinner than the factor is no error.
+                size = (max(1, image.width // factor), max(1, image.height // factor))
+                image.draft("L", size)
             image.load()
             return to_mnist(image)[np.newaxis]
         except ImageReadError as exc:

@@ -26,6 +26,7 @@ from sklearn.model_selection import GridSearchCV
 from test_threads import pool_threads_after_a_fit
 
 from sk_mnist import EpochGridSearchCV, make_mnist_pipeline
+from sk_mnist._dask import on_dask
 
 TESTS = Path(__file__).parent
 OTHER = "jax" if keras.backend.backend() == "tensorflow" else "tensorflow"
@@ -105,6 +106,14 @@ def test_fits_on_dask_workers_get_the_threads_dask_grants(client):
     assert list(client.run(pool_threads_after_a_fit).values()) == [(1, 1)] * 2
 
 
+#: The tests that run no fit: left out of the other backend's run.
+_SAME_ON_EVERY_BACKEND = " and ".join(
+    f"not {word}"
+    for word in ["cli", "killed", "progress", "watchdog", "process_group",
+                 "lost_in_the_block", "puts_everything", "worker_reports"]
+)  # fmt: skip
+
+
 def test_the_other_backend_passes_these_tests():
     if os.environ.get("SK_MNIST_NO_RECURSION"):
         # Not a failure hidden: this run is the subprocess this test starts, under
@@ -118,7 +127,7 @@ def test_the_other_backend_passes_these_tests():
     )
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__,
-         "-k", "not cli and not killed"],
+         "-k", _SAME_ON_EVERY_BACKEND],
         env=env, capture_output=True, text=True, timeout=900, cwd=TESTS.parent,
     )  # fmt: skip
     last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
@@ -428,3 +437,237 @@ def test_a_cluster_of_one_worker_thread_is_refused(threads):
         else:
             with on_dask(scheduler=address, stream=sys.stderr) as client:
                 assert sum(client.ncores().values()) == 2
+
+
+# --- Progress lines: one per fit, the last ones waited for -------------------------
+
+
+def test_progress_shows_each_fit_of_a_task_and_waits_for_the_last(monkeypatch):
+    # joblib's Dask backend puts several calls (fits) in one task when they are
+    # quick, naming it "batch_of_<function>_<n>_calls-<uuid>" (or "mixed_...");
+    # each fit is a line, other tasks none. The events trail the results:
+    # on_dask waits for them, to the last, before it returns. Here the events
+    # are counted late: the first 0.2 s after it arrives, the next 0.8 s.
+    import io
+
+    from sk_mnist import _dask
+
+    count, delays = _dask._Progress.__call__, iter([0.2, 0.8])
+
+    def late(self, event):
+        threading.Timer(next(delays), count, (self, event)).start()
+
+    monkeypatch.setattr(_dask._Progress, "__call__", late)
+    stream = io.StringIO()
+    keys = ["batch_of_pow_3_calls-a1", "mixed_batch_of_pow_1_calls-b2", "pow-c3"]
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
+        address = cluster.scheduler_address
+        with on_dask(scheduler=address, total_fits=4, stream=stream) as client:
+            worker = next(iter(client.nthreads()))
+            for key in keys:  # one after the other: the last event is of one fit
+                assert client.submit(pow, 2, 3, key=key).result() == 8
+        lines = stream.getvalue().splitlines()  # on_dask has returned
+    assert lines == [f"fit {k}/4 done on {worker}" for k in range(1, 5)]
+
+
+class _Terminal:
+    """A stream that shows what is written only once flushed, as a pipe does."""
+
+    def __init__(self):
+        self.held, self.shown = "", ""
+
+    def write(self, text):
+        self.held += text
+
+    def flush(self):
+        self.shown, self.held = self.shown + self.held, ""
+
+
+def test_progress_lines_show_at_once_and_without_a_total_count_on():
+    from sk_mnist._dask import _Progress
+
+    stream = _Terminal()
+    progress = _Progress(None, stream)
+    progress((0.0, {"fits": 2, "worker": "tcp://w:1"}))
+    assert stream.shown == "fit 1 done on tcp://w:1\nfit 2 done on tcp://w:1\n"
+    start = time.monotonic()
+    progress.wait(timeout=5)  # no total: nothing to wait for
+    assert time.monotonic() - start < 0.5
+
+
+def test_progress_waits_for_the_last_fit_until_it_comes_or_the_timeout():
+    from sk_mnist._dask import _Progress
+
+    progress = _Progress(3, _Terminal())
+    progress((0.0, {"fits": 2, "worker": "w"}))
+    late = threading.Timer(0.1, progress, ((0.0, {"fits": 1, "worker": "w"}),))
+    start = time.monotonic()
+    late.start()
+    progress.wait(timeout=5)
+    assert progress.done == 3 and time.monotonic() - start < 0.9  # polled often
+    assert progress.stream.shown.splitlines()[-1] == "fit 3/3 done on w"
+    start = time.monotonic()
+    progress.wait(timeout=5)  # all 3 in: at once
+    assert time.monotonic() - start < 0.5
+    progress = _Progress(3, _Terminal())
+    start = time.monotonic()
+    progress.wait(timeout=0.3)  # none comes: gives up after the timeout
+    assert 0.3 <= time.monotonic() - start < 2
+
+
+class _Worker:
+    address = "tcp://w:1"
+
+    def __init__(self):
+        self.events = []
+
+    def log_event(self, topic, message):
+        self.events.append((topic, message))
+
+
+def test_a_worker_reports_each_joblib_task_that_ends_well():
+    from sk_mnist._dask import _FitProgress
+
+    worker, plugin = _Worker(), _FitProgress()
+    plugin.setup(worker)
+    key = "batch_of__keyed_call_2_calls-0123abcd"
+    plugin.transition(key, "executing", "error", stimulus_id="s")  # a failed fit
+    plugin.transition(key, "released", "memory")  # data fetched, not computed
+    plugin.transition("sk-data-0123", "executing", "memory")  # not joblib's
+    assert worker.events == []
+    plugin.transition(key, "executing", "memory")
+    assert worker.events == [("sk-mnist-fit-done", {"fits": 2, "worker": "tcp://w:1"})]
+
+
+@pytest.fixture
+def ctrl_c_is_keyboard_interrupt():
+    """Python's own SIGINT handler, as the command line has (a runner may not)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def _sleep(seconds):
+    """Sleep in short steps: an interrupt_main() lands between two of them."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        time.sleep(0.02)
+
+
+class _Workers:
+    """A client whose cluster's workers come and go (``nthreads``), or vanishes."""
+
+    def __init__(self, *answers):
+        self.answers = list(answers)
+
+    def nthreads(self):
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+_LEFT = "no Dask worker is left (for 0.8 s)"
+
+
+@pytest.mark.parametrize(
+    "answers, least, fired",
+    [
+        ([{}], 1.5, _LEFT),  # polled every 0.5 s: none at 0.5, 1.0, 1.5 s
+        ([OSError("gone")], 1.5, "the Dask scheduler is unreachable (for 0.8 s)"),
+        # A worker back (at 1.0 s) starts the count again: fired at 2.5 s.
+        ([{}, {"w": 1}, {}], 2.5, _LEFT),
+    ],
+)
+def test_the_watchdog_interrupts_once_the_cluster_is_gone_long_enough(
+    answers, least, fired, ctrl_c_is_keyboard_interrupt
+):
+    from sk_mnist._dask import _Watchdog
+
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        watchdog = _Watchdog(_Workers(*answers), timeout=0.8)
+        _sleep(10)
+    waited = time.monotonic() - start
+    assert watchdog.fired == fired
+    assert least - 0.2 <= waited < least + 3, waited
+
+
+def test_the_watchdog_of_a_cluster_with_workers_never_fires():
+    from sk_mnist._dask import _Watchdog
+
+    watchdog = _Watchdog(_Workers({"w": 1}), timeout=0.1)
+    assert watchdog._thread.daemon  # never keeps the process alive at its end
+    time.sleep(1.2)
+    watchdog.stop()
+    watchdog._thread.join(timeout=2)
+    assert watchdog.fired is None and not watchdog._thread.is_alive()
+
+
+def test_a_local_clusters_worker_leaves_the_terminals_process_group(monkeypatch):
+    from sk_mnist._dask import _OwnProcessGroup
+
+    calls = []
+    monkeypatch.setattr(os, "setpgrp", lambda: calls.append("setpgrp"))
+    _OwnProcessGroup().setup(worker=None)
+    assert calls == ["setpgrp"]
+
+    def refused():
+        raise PermissionError("already a session leader")
+
+    monkeypatch.setattr(os, "setpgrp", refused)
+    _OwnProcessGroup().setup(worker=None)  # no error
+
+
+@pytest.fixture(scope="module")
+def in_process_cluster():
+    """A scheduler and a worker of two threads in this process: seconds to start."""
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
+        yield cluster.scheduler_address
+
+
+def test_a_cluster_lost_in_the_block_is_one_error_a_ctrl_c_is_the_users(
+    in_process_cluster, monkeypatch, ctrl_c_is_keyboard_interrupt
+):
+    from sk_mnist import _dask
+    from sk_mnist._dask import ClusterLostError
+
+    with pytest.raises(KeyboardInterrupt):  # the user's own Ctrl-C
+        with on_dask(scheduler=in_process_cluster, total_fits=4) as client:
+            raise KeyboardInterrupt
+    monkeypatch.setattr(_dask, "NO_WORKER_TIMEOUT", 0.3)
+    start = time.monotonic()
+    with pytest.raises(ClusterLostError) as error:
+        with on_dask(scheduler=in_process_cluster, total_fits=4) as client:
+            monkeypatch.setattr(type(client), "nthreads", lambda self, *a, **k: {})
+            _sleep(30)
+    assert str(error.value) == "no Dask worker is left (for 0.3 s)"
+    assert time.monotonic() - start < 10  # no wait for progress after it
+
+
+def test_on_dask_runs_joblib_on_the_cluster_and_puts_everything_back(
+    in_process_cluster,
+):
+    import logging
+
+    logger = logging.getLogger("distributed")
+    level = logger.level
+    with on_dask(scheduler=in_process_cluster, timeout=3) as client:
+        backend = joblib.parallel.get_active_backend()[0]
+        assert type(backend).__name__ == "DaskDistributedBackend"
+        plugins = client.run_on_scheduler(
+            lambda dask_scheduler: list(dask_scheduler.worker_plugins)
+        )
+        assert "sk-mnist-fit-progress" in plugins
+    backend = joblib.parallel.get_active_backend()[0]
+    assert type(backend).__name__ != "DaskDistributedBackend"
+    with distributed.Client(in_process_cluster) as other:
+        plugins = other.run_on_scheduler(
+            lambda dask_scheduler: list(dask_scheduler.worker_plugins)
+        )
+    assert "sk-mnist-fit-progress" not in plugins  # unregistered
+    assert logger.level == level

@@ -665,3 +665,75 @@ def test_a_big_crop_is_block_averaged_by_its_size_over_80_first():
     ink = ink.astype(np.float32)
     half = np.asarray(Image.fromarray(ink).reduce(2))
     np.testing.assert_array_equal(_fit_and_centre(ink), _fit_and_centre(half))
+
+
+# --- A big JPEG is decoded reduced and in gray (memory, not pixels) ---------------
+
+
+@pytest.mark.parametrize(
+    "width, height, decoded",
+    [
+        (1500, 1000, ("RGB", (1500, 1000))),  # factor 1: decoded whole
+        (2100, 1500, ("L", (1050, 750))),  # factor 2
+        (3100, 2000, ("L", (1550, 1000))),  # factor 3: the decoder halves
+        (4200, 3000, ("L", (1050, 750))),  # factor 4
+    ],
+)
+def test_a_big_jpeg_is_decoded_reduced_and_in_gray(
+    tmp_path, monkeypatch, width, height, decoded
+):
+    # What Pillow's JPEG decoder is asked to make: a drafted JPEG decodes at
+    # 1/2, 1/4 or 1/8 of its size, gray (a third of the bytes). The digit is
+    # the same either way (to a gray level): only memory tells, which this
+    # process cannot measure per call (the 48-megapixel test does, in a budget).
+    from PIL import JpegImagePlugin
+
+    path = tmp_path / "seven.jpg"
+    photo = Image.new("RGB", (width, height), "white")
+    ImageDraw.Draw(photo).line(
+        [(width // 3, height // 5), (2 * width // 3, height // 5),
+         (width // 2, 4 * height // 5)], "black", width // 25,
+    )  # fmt: skip
+    photo.save(path, quality=85)
+    seen, load = [], JpegImagePlugin.JpegImageFile.load
+
+    def spying_load(self):
+        seen.append((self.mode, self.size))
+        return load(self)
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "load", spying_load)
+    digit = read_digits(path)[0]
+    assert seen[0] == decoded
+    assert digit.max() == 255 and 50 < np.count_nonzero(digit) < 400  # a 7 drawn
+
+
+def test_only_the_decompression_bomb_warning_is_hidden(tmp_path, monkeypatch):
+    # A picture over Pillow's warning size is refused with our own message (see
+    # above); any other warning Pillow gives while opening a file is the user's.
+    path = tmp_path / "seven.png"
+    draw_seven(mode="L").save(path)
+    open_image = Image.open
+
+    def warning_open(*args, **kwargs):
+        warnings.warn("Pillow's other warning", UserWarning, stacklevel=2)
+        return open_image(*args, **kwargs)
+
+    monkeypatch.setattr(Image, "open", warning_open)
+    with pytest.warns(UserWarning, match="Pillow's other warning"):
+        read_digits(path)
+
+
+@pytest.mark.parametrize("size", [(9000, 6), (6, 9000)])
+def test_a_jpeg_thinner_than_its_reduction_reads_as_its_png(tmp_path, size):
+    # Drafted to 1/8 a side, 6 pixels are less than one: asked for one pixel,
+    # not zero (Pillow's ZeroDivisionError before).
+    photo = Image.new("RGB", size, "white")
+    long_side = max(size)
+    box = (4000, 0, 5000, 6) if size[0] == long_side else (0, 4000, 6, 5000)
+    ImageDraw.Draw(photo).rectangle(box, fill="black")
+    photo.save(tmp_path / "dash.jpg", quality=95)
+    photo.save(tmp_path / "dash.png")
+    from_jpeg = read_digits(tmp_path / "dash.jpg")[0].astype(int)
+    from_png = read_digits(tmp_path / "dash.png")[0].astype(int)
+    assert from_png.max() > 20  # a faint dash, 1000 of 9000 pixels long
+    assert np.abs(from_jpeg - from_png).max() <= 10

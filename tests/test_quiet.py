@@ -124,3 +124,96 @@ def test_hide_tensorflow_startup_lines_leaves_none_for_a_script():
     # Without it, this machine's TensorFlow prints them: the check has teeth.
     assert any(is_startup_noise(line) for line in _stderr_of_a_fit(hide=False))
     assert _stderr_of_a_fit(hide=True) == []
+
+
+# --- In this process (mutation testing records only what runs here) ---------------
+
+
+def test_in_this_process_only_startup_lines_are_dropped(capfd):
+    with tensorflow_noise_hidden():
+        os.write(2, "".join(line + "\n" for line in STARTUP + REAL).encode())
+        os.write(2, b"E0000 00:00:1.5 7 kern")  # a line in two writes
+        os.write(2, b"el.cc:12] out of memory\n" + STARTUP[1].encode() + b"\n")
+        os.write(2, b"no line end")
+    line = "E0000 00:00:1.5 7 kernel.cc:12] out of memory"
+    assert capfd.readouterr().err == "\n".join([*REAL, line, "no line end"])
+    with tensorflow_noise_hidden():
+        os.write(2, b"kept\n" + STARTUP[2].encode())  # noise without a line end
+    assert capfd.readouterr().err == "kept\n"
+
+
+class _BufferedStderr:
+    """A Python stderr that holds what is written until flushed, as a pipe's."""
+
+    def __init__(self):
+        self.held = []
+
+    def write(self, text):
+        self.held.append(text)
+
+    def flush(self):
+        os.write(2, "".join(self.held).encode())
+        self.held = []
+
+
+def test_python_output_before_and_in_the_block_keeps_its_order(monkeypatch, capfd):
+    buffered = _BufferedStderr()
+    monkeypatch.setattr(sys, "stderr", buffered)
+    buffered.write("before\n")  # still in Python's buffer
+    with tensorflow_noise_hidden():
+        os.write(2, b"inside\n")
+        buffered.write("last\n")
+    os.write(2, b"after\n")
+    assert capfd.readouterr().err == "before\ninside\nlast\nafter\n"
+
+
+def test_without_a_descriptor_2_or_a_filter_the_block_runs_unfiltered(
+    monkeypatch, capfd
+):
+    from sk_mnist import _quiet
+
+    fds = set(os.listdir("/proc/self/fd"))
+
+    def no_process(*args, **kwargs):
+        raise OSError("no more processes")
+
+    monkeypatch.setattr(_quiet.subprocess, "Popen", no_process)
+    with tensorflow_noise_hidden():
+        os.write(2, STARTUP[1].encode() + b"\n")
+    assert capfd.readouterr().err == STARTUP[1] + "\n"  # shown: no filter
+    assert set(os.listdir("/proc/self/fd")) == fds  # every descriptor closed
+
+    def no_descriptor(fd):
+        raise OSError("Bad file descriptor")
+
+    ran = []
+    with monkeypatch.context() as patch:  # pytest's own capture needs os.dup
+        patch.setattr(_quiet.os, "dup", no_descriptor)
+        patch.setattr(sys, "stderr", None)  # as with 2>&- : no error either
+        with tensorflow_noise_hidden():
+            ran.append(True)
+    assert ran == [True]
+
+
+def test_hide_tensorflow_startup_lines_opens_one_block_for_the_process(monkeypatch):
+    from sk_mnist import _quiet
+
+    opened = []
+
+    class Block:
+        def __enter__(self):
+            opened.append(True)
+
+    monkeypatch.setattr(_quiet, "tensorflow_noise_hidden", Block)
+    monkeypatch.setattr(_quiet, "_for_the_process", None)
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL")
+    _quiet.hide_tensorflow_startup_lines()
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "2"
+    _quiet.hide_tensorflow_startup_lines()  # again: nothing more
+    assert opened == [True]
+
+    monkeypatch.setattr(_quiet, "_for_the_process", None)
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")  # the user's own
+    monkeypatch.setattr(_quiet, "_active", True)  # inside a block already
+    _quiet.hide_tensorflow_startup_lines()
+    assert opened == [True] and os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0"

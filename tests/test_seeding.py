@@ -14,7 +14,12 @@ import numpy as np
 import pytest
 
 from sk_mnist import MNISTClassifier
-from sk_mnist._seeding import ShuffledBatches, epoch_order
+from sk_mnist._seeding import (
+    ShuffledBatches,
+    deterministic_ops,
+    epoch_order,
+    fit_seed,
+)
 
 SEEDED = dict(hidden_units=16, epochs=2, batch_size=64, random_state=0)
 
@@ -184,6 +189,163 @@ def test_tensorflow_pipeline_gives_the_batches_of_shuffled_batches():
         python = ShuffledBatches(*arrays, batch_size, seed=3, initial_epoch=2)
         dataset = list(tensorflow_batches(arrays, batch_size, 3, 5, initial_epoch=2))
         assert len(dataset) == 3 * python.steps
+        unshuffled = tensorflow_batches(arrays, batch_size, 3, 3, 2, shuffle=False)
+        rows = np.concatenate([batch[1].numpy() for batch in unshuffled])
+        assert list(rows) == list(range(n))
         for index, batch in enumerate(dataset):
             for got, expected in zip(batch, python[index], strict=True):
                 np.testing.assert_array_equal(got.numpy(), expected)
+
+
+# --- Op determinism: on in every seeded fit, put back as it was ---------------------
+
+
+@pytest.fixture
+def tf_config():
+    """TensorFlow's op-determinism switch, off before and after the test."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        # Not a failure hidden: JAX has no op-determinism switch (it is
+        # deterministic on CPU); the suite runs these tests under TensorFlow.
+        pytest.skip("op determinism is TensorFlow's")
+    from tensorflow.python.framework import config
+
+    assert not config.is_op_determinism_enabled()
+    yield config
+    config.disable_op_determinism()
+
+
+def test_op_determinism_is_on_in_seeded_fits_only(digits, tf_config):
+    import keras
+
+    class Switch(keras.callbacks.Callback):
+        """Whether op determinism is on, at the end of each epoch."""
+
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seen.append(tf_config.is_op_determinism_enabled())
+
+    X, y, _ = digits
+    for random_state, expected in [(0, True), (None, False)]:
+        switch = Switch()
+        MNISTClassifier(
+            hidden_units=4, epochs=2, random_state=random_state, callbacks=[switch]
+        ).fit(X[:300], y[:300])
+        assert switch.seen == [expected] * 2, random_state
+        assert not tf_config.is_op_determinism_enabled()  # put back
+
+
+def test_op_determinism_the_user_switched_on_stays_on(tf_config):
+    tf_config.enable_op_determinism()
+    with deterministic_ops(True):
+        assert tf_config.is_op_determinism_enabled()
+    assert tf_config.is_op_determinism_enabled()
+
+
+def test_op_determinism_stays_on_until_the_last_of_two_fits_ends(tf_config):
+    # Two fits in two threads share one process-wide switch and its count: the
+    # first to end must not switch it off under the other. Entered and left by
+    # hand here, in the order two threads would.
+    first, second = deterministic_ops(True), deterministic_ops(True)
+    first.__enter__()
+    second.__enter__()
+    assert tf_config.is_op_determinism_enabled()
+    first.__exit__(None, None, None)
+    assert tf_config.is_op_determinism_enabled()  # the second fit still runs
+    second.__exit__(None, None, None)
+    assert not tf_config.is_op_determinism_enabled()
+    with deterministic_ops(False):
+        assert not tf_config.is_op_determinism_enabled()
+
+
+# --- Unseeded fits: a new seed each, from NumPy's global generator ------------------
+
+
+def test_unseeded_fits_differ_and_numpy_seed_repeats_them(digits):
+    X, y, X_test = digits
+    seeds = [fit_seed(None) for _ in range(3)]
+    assert len(set(seeds)) == 3 and all(0 <= s < 2**31 - 1 for s in seeds), seeds
+
+    def unseeded_fit():
+        clf = MNISTClassifier(hidden_units=8, epochs=1, batch_size=64)
+        return clf.fit(X[:300], y[:300]).predict_proba(X_test)
+
+    np.random.seed(7)
+    first, second = unseeded_fit(), unseeded_fit()
+    np.random.seed(7)
+    again = unseeded_fit()
+    assert not np.allclose(first, second, atol=1e-3)  # each fit its own seed
+    np.testing.assert_allclose(again, first, atol=1e-6)  # the script repeats
+
+
+# --- The seeds, orders and cuts themselves ------------------------------------------
+
+
+def test_seeds_from_random_state():
+    from sk_mnist._seeding import initializer_seeds, seed_from_random_state
+
+    assert seed_from_random_state(None) is None
+    assert seed_from_random_state(np.int64(5)) == 5 and seed_from_random_state(7) == 7
+    state = np.random.RandomState(0)
+    drawn = [seed_from_random_state(state) for _ in range(3)]
+    assert len(set(drawn)) == 3  # successive fits with one instance differ
+    again = np.random.RandomState(0)
+    assert [seed_from_random_state(again) for _ in range(3)] == drawn  # repeats
+    assert all(0 <= seed < 2**31 - 1 for seed in drawn)
+    assert fit_seed(3) == 3
+
+    seeds = initializer_seeds(0, 4)
+    assert len(set(seeds)) == 4 and all(0 <= s < 2**31 for s in seeds)
+    assert initializer_seeds(0, 4) == seeds and initializer_seeds(1, 4) != seeds
+    assert initializer_seeds(0, 2) == seeds[:2]
+
+
+def test_batches_are_int32_index_arrays_the_short_batch_first():
+    from sk_mnist._seeding import batch_layout, epoch_batches
+
+    assert batch_layout(10, 4) == (3, 2) and batch_layout(8, 4) == (2, 4)
+    assert batch_layout(3, 8) == (1, 3)
+    rows = epoch_batches(0, 0, 10, 4)
+    assert rows.dtype == np.int32 and sorted(rows) == list(range(10))
+    order = epoch_order(0, 0, 10)
+    for start, stop in [(0, 2), (2, 6), (6, 10)]:
+        assert list(rows[start:stop]) == sorted(order[start:stop])
+    assert list(epoch_batches(0, 0, 10, 4, shuffle=False)) == list(range(10))
+    x = np.arange(10)[:, None]
+    in_order = ShuffledBatches(x, x[:, 0], None, 4, seed=0, shuffle=False)
+    assert [list(in_order[i][1]) for i in range(3)] == [[0, 1], [2, 3, 4, 5],
+                                                       [6, 7, 8, 9]]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "n, split, train",
+    [(999, 0.1, 899), (10, 0.05, 9), (10, 0.5, 5), (3, 0.4, 1)],  # Keras' floor
+)
+def test_validation_split_cuts_where_keras_cuts(n, split, train):
+    from sk_mnist._seeding import validation_split_of
+
+    x, y = np.arange(n), np.arange(n) * 10
+    (x_train, y_train, none), (x_val, y_val, none_val) = validation_split_of(
+        (x, y, None), split
+    )
+    assert none is None and none_val is None
+    assert list(x_train) == list(range(train)) and list(x_val) == list(range(train, n))
+    assert list(y_train) == list(x_train * 10) and list(y_val) == list(x_val * 10)
+
+
+@pytest.mark.parametrize(
+    "n, split, side", [(1, 0.5, "train on"), (10, 1e-17, "validate on")]
+)
+def test_a_validation_split_that_leaves_a_side_empty_is_refused(n, split, side):
+    from sk_mnist._seeding import validation_split_of
+
+    with pytest.raises(ValueError) as error:
+        validation_split_of((np.arange(n),), split)
+    assert str(error.value) == (
+        f"validation_split={split} leaves no rows to {side} out of {n}; pass a "
+        "fraction that keeps at least one row on each side."
+    )
