@@ -169,7 +169,7 @@ def test_cli_search_on_a_scheduler_sends_the_data_once_and_reports_each_fit(
     # can recompute, sent once; then 2 batch sizes x 2 folds, one task per fit.
     assert scattered == []
     names = sorted(str(task["key"]).split("-")[0] for task in tasks.data)
-    assert names == ["batch_of__keyed_call_1_calls"] * 4 + ["sk"] * 6, names
+    assert names == ["batch_of_keyed_call_1_calls"] * 4 + ["sk"] * 6, names
     progress = [line for line in out.splitlines() if line.startswith("fit ")]
     workers = set(client.scheduler_info()["workers"])
     assert [line.split(" done on ")[0] for line in progress] == [
