@@ -509,13 +509,7 @@ def _run_search(args, X_train, y_train):
         + [f"param_{name}" for name in grid]
         + ["mean_test_score", "std_test_score", "mean_fit_time"]
     ].rename(columns=lambda c: c.removeprefix("param_classifier__"))
-    print(table.to_string(index=False, float_format="{:.4f}".format))
-    print(f"best: {search.best_params_} ({search.best_score_:.4f})")
-    try:
-        results.to_csv(args.output, index=False)
-    except OSError as exc:
-        raise _UserError(f"cannot write {args.output}: {exc.strerror}") from None
-    print(f"results written to {args.output}")
+    _report(args, search, table, results)
     if args.plot:
         _save_figure(_plots().plot_search(search.cv_results_), args.plot)
     _log_search(args, search)
@@ -570,6 +564,13 @@ def _run_halving(args, X_train, y_train):
         + ["mean_test_score", "std_test_score", "mean_fit_time"]
     ].rename(columns=lambda c: c.removeprefix("param_classifier__"))
     table = table.rename(columns={"n_resources": "epochs"})
+    _report(args, search, table, results)
+    _log_search(args, search)
+    return 0
+
+
+def _report(args, search, table, results):
+    """Print the table and the best candidate, write the results CSV."""
     print(table.to_string(index=False, float_format="{:.4f}".format))
     print(f"best: {search.best_params_} ({search.best_score_:.4f})")
     try:
@@ -577,8 +578,6 @@ def _run_halving(args, X_train, y_train):
     except OSError as exc:
         raise _UserError(f"cannot write {args.output}: {exc.strerror}") from None
     print(f"results written to {args.output}")
-    _log_search(args, search)
-    return 0
 
 
 def _log_search(args, search):
