@@ -339,7 +339,7 @@ _NOISE = re.compile(r"^[IWEF]\d{4} |absl::InitializeLog|distributed\.", re.MULTI
 
 
 def test_cli_search_interrupted_on_dask_keeps_its_fits_and_continues(
-    serial_longer, tmp_path, capsys
+    serial_longer, tmp_path, capsys, ctrl_c_is_keyboard_interrupt
 ):
     """Ctrl-C on a local cluster: one line, the cluster closed; then the rest."""
     import psutil
@@ -393,7 +393,7 @@ def test_cli_search_interrupted_on_dask_keeps_its_fits_and_continues(
 
 
 def test_cli_search_without_any_worker_left_stops_with_one_line(
-    client, tmp_path, capsys, monkeypatch
+    client, tmp_path, capsys, monkeypatch, ctrl_c_is_keyboard_interrupt
 ):
     from sk_mnist import _dask
     from sk_mnist.cli import main
@@ -543,7 +543,12 @@ def test_a_worker_reports_each_joblib_task_that_ends_well():
 
 @pytest.fixture
 def ctrl_c_is_keyboard_interrupt():
-    """Python's own SIGINT handler, as the command line has (a runner may not)."""
+    """Python's own SIGINT handler, as the command line has (a runner may not).
+
+    A shell without job control starts a background job with SIGINT ignored, and
+    Python keeps an inherited "ignored": pytest, and the command lines it starts,
+    would then never see a Ctrl-C or the watchdog's interrupt_main().
+    """
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
     signal.signal(signal.SIGINT, previous)
