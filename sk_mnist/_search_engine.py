@@ -205,7 +205,11 @@ def fit_search(search, X, y, params, evaluate):
     search._checked_cv_orig = check_cv(
         search.cv, y, classifier=is_classifier(search.estimator)
     )
-    search._check_input_parameters(X=X, y=y, split_params=routed.splitter.split)
+    # scikit-learn 1.9's BaseSearchCV.fit checks here; 1.8 has the check only in
+    # its successive halving.
+    check_input = getattr(search, "_check_input_parameters", None)
+    if check_input is not None:
+        check_input(X=X, y=y, split_params=routed.splitter.split)
     search.n_splits_ = n_splits = search._checked_cv_orig.get_n_splits(
         X, y, **routed.splitter.split
     )
