@@ -40,8 +40,8 @@ _FORWARD_PASSES = weakref.WeakKeyDictionary()
 #: product's algorithm by shape, and rows computed in blocks of other sizes differ
 #: by up to 3e-7 on both backends; in blocks of one size a row's probabilities are
 #: the same wherever it stands and whatever the batch. One image costs a whole
-#: block; bigger blocks compute many rows faster. Measured with
-#: ``benchmarks/predict_block.py`` and side by side in one process (2026-12-07):
+#: block; bigger blocks compute many rows faster. Measured side by side in one
+#: process (2026-12-07, with a script since deleted, when this was the only path):
 #: on JAX blocks of 16 took one image from 0.52-0.60 ms to 0.41-0.45 ms but
 #: 10000 images from 0.094-0.164 s to 0.110-0.201 s (slower in 5 rounds of 5),
 #: past the 0.75x of Keras' predict aimed at; on TensorFlow, whose call costs
