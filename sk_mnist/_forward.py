@@ -231,10 +231,9 @@ def _linear(x):
 def _softmax(x):
     x -= x.max(axis=1, keepdims=True)
     np.exp(x, out=x)
-    total = x[:, 0].copy()  # summed column by column: the same order in any row
-    for column in range(1, x.shape[1]):
-        total += x[:, column]
-    x /= total[:, None]
+    # A sum along the rows' contiguous axis: NumPy adds each row's values alone,
+    # in an order fixed by the row's length (pairwise), whatever the other rows.
+    x /= np.add.reduce(x, axis=1, keepdims=True)
     return x
 
 

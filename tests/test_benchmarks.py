@@ -140,3 +140,23 @@ def test_report_medians_and_ratios_paired_by_round(performance):
         "\n".join(table)
     )
     assert "| tensorflow | 0.50 [0.50-0.60] (0.50 ms) |" in "\n".join(table)
+
+
+def test_halving_benchmark_prices_each_survivors_missing_epochs():
+    # Two candidates at 27 epochs cost 27 s and 54 s in the grid (1 s and 2 s an
+    # epoch). Halving: both 9 epochs (27 s), then the dearer one 18 more (36 s):
+    # 63 of 81 s, 0.78x; by epoch count 36 of 54, 0.67x.
+    spec = importlib.util.spec_from_file_location(
+        "halving_search", SCRIPT.with_name("halving_search.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    cheap, dear = {"batch_size": 256}, {"batch_size": 64}
+    grid = {"params": [cheap, dear], "mean_fit_time": [27.0, 54.0]}
+    halving = {
+        "params": [cheap, dear, dear],
+        "iter": [0, 0, 1],
+        "n_resources": [9, 27],
+    }
+    line = module.priced_epochs(halving, grid, max_epochs=27)
+    assert "0.78x the grid's (by count alone: 0.67x)" in line
