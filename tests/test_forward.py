@@ -61,6 +61,26 @@ def test_other_activations_run_compiled_and_row_by_row(mnist_small, rows):
     )
 
 
+@pytest.mark.parametrize("n_rows", [1, 33, 70])
+def test_other_backends_predict_on_batch_in_blocks_of_32(mnist_small, rows, n_rows):
+    # A backend with no compiled path here (torch, say) predicts block by block:
+    # blocks of exactly PREDICT_BLOCK rows, the last padded, the padding dropped.
+    clf = _fitted(mnist_small, activation="gelu")
+    forward = CompiledForwardPass(clf.model_)
+    forward._compile = None  # what a backend other than TensorFlow and JAX gets
+    calls = []
+    predict_on_batch = clf.model_.predict_on_batch
+    clf.model_.predict_on_batch = lambda block: (
+        calls.append(len(block)) or (predict_on_batch(block))
+    )
+    proba = forward(rows[:n_rows])
+    assert calls == [_forward.PREDICT_BLOCK] * -(-n_rows // _forward.PREDICT_BLOCK)
+    assert proba.shape == (n_rows, 10)
+    np.testing.assert_allclose(
+        proba, clf.model_.predict(rows[:n_rows], verbose=0), rtol=0, atol=2e-6
+    )
+
+
 def test_another_blas_gets_the_compiled_network(mnist_small, rows, monkeypatch):
     monkeypatch.setattr(_forward, "_blas_is_openblas", lambda: False)
     monkeypatch.setattr(_forward, "_EXACT_ROWS", {})
@@ -154,3 +174,95 @@ def test_a_network_of_other_layers_is_not_run_in_numpy():
     assert DenseForwardPass.of(model) is None
     model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4, "softmax")])
     assert type(DenseForwardPass.of(model)) is DenseForwardPass
+
+
+def test_a_functional_network_of_three_dense_layers_runs_in_numpy(rows):
+    # A functional model lists its InputLayer among its layers; a third layer
+    # sizes the output by the last one; 4300 rows take two chunks.
+    inputs = keras.Input((784,))
+    hidden = keras.layers.Dense(64, "relu")(inputs)
+    hidden = keras.layers.Dense(32, "tanh")(hidden)
+    model = keras.Model(inputs, keras.layers.Dense(10, "softmax")(hidden))
+    forward = forward_pass(model)
+    assert type(forward) is DenseForwardPass
+    proba = forward(rows)
+    assert proba.shape == (len(rows), 10)
+    np.testing.assert_allclose(proba, model.predict(rows, verbose=0), atol=2e-6)
+
+
+def test_blas_is_not_taken_for_openblas_when_numpy_cannot_say(monkeypatch):
+    def fails(**kwargs):
+        raise RuntimeError("no build information")
+
+    monkeypatch.setattr(np, "show_config", fails)
+    assert not _forward._blas_is_openblas()
+
+
+def test_one_blas_thread_sets_numpys_blas_to_one_thread_and_back():
+    from threadpoolctl import threadpool_info
+
+    def numpys_threads():
+        return [
+            pool["num_threads"]
+            for pool in threadpool_info()
+            if pool["user_api"] == "blas" and "numpy" in pool["filepath"]
+        ]
+
+    # 3, not the 2 cores that OpenBLAS would also take for "its default".
+    with threadpool_limits(3, user_api="blas"):
+        assert numpys_threads() == [3]
+        one_thread = _forward._OneBlasThread()  # a new one: its own set-up too
+        with one_thread:
+            assert numpys_threads() == [1]
+        assert numpys_threads() == [3]
+    with threadpool_limits(1, user_api="blas"):  # put back, not OpenBLAS' pool size
+        with one_thread:
+            assert numpys_threads() == [1]
+        assert numpys_threads() == [1]
+
+
+class _FakeBlas:
+    """A product whose sums change with the thread count or the rows per call."""
+
+    def __init__(self, monkeypatch, exact_from_rows, one_thread_like_two=True):
+        self.dtypes, self.one_thread = set(), False
+        self.exact_from_rows = exact_from_rows
+        self.one_thread_like_two = one_thread_like_two
+        fake = self
+
+        class OneThread:
+            def __enter__(self):
+                fake.one_thread = True
+
+            def __exit__(self, *exc_info):
+                fake.one_thread = False
+
+        monkeypatch.setattr(_forward, "_one_blas_thread", OneThread())
+        monkeypatch.setattr(_forward, "product", self.product)
+        monkeypatch.setattr(_forward, "_EXACT_ROWS", {})
+
+    def product(self, rows, kernel):
+        self.dtypes |= {rows.dtype, kernel.dtype}
+        out = rows.astype(np.float64) @ kernel.astype(np.float64)
+        if self.one_thread and not self.one_thread_like_two:
+            out[:, 0] += 1  # one thread's sums differ, even in a long call
+        elif self.one_thread and len(rows) < self.exact_from_rows:
+            out[:, 0] += 1  # short calls on one thread differ
+        return out.astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    "exact_from_rows, one_thread_like_two, expected",
+    [
+        (0, True, 4),  # every call exact: the fewest tried
+        (20, True, 32),  # exact from 20 rows: 16 fails, 32 holds
+        (_forward.CHUNK_ROWS, True, 0),  # only a long call is exact
+        (0, False, 0),  # one thread's sums differ from two threads'
+    ],
+)
+def test_exact_rows_probes_float32_products_on_one_thread_and_more(
+    monkeypatch, exact_from_rows, one_thread_like_two, expected
+):
+    fake = _FakeBlas(monkeypatch, exact_from_rows, one_thread_like_two)
+    assert _forward.exact_rows(64, 8) == expected
+    assert fake.dtypes == {np.dtype(np.float32)}  # the products predict runs
