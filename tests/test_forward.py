@@ -266,3 +266,17 @@ def test_exact_rows_probes_float32_products_on_one_thread_and_more(
     fake = _FakeBlas(monkeypatch, exact_from_rows, one_thread_like_two)
     assert _forward.exact_rows(64, 8) == expected
     assert fake.dtypes == {np.dtype(np.float32)}  # the products predict runs
+
+
+def test_long_batches_run_in_chunks_of_chunk_rows(mnist_small, rows, monkeypatch):
+    # The hidden layer's memory is bounded by the chunk, whatever the batch.
+    clf = _fitted(mnist_small)
+    forward = forward_pass(clf.model_)
+    whole = forward(rows)
+    sizes = []
+    chunk = forward._chunk
+    monkeypatch.setattr(
+        forward, "_chunk", lambda x, w: sizes.append(len(x)) or chunk(x, w)
+    )
+    np.testing.assert_array_equal(forward(rows), whole)
+    assert sizes == [_forward.CHUNK_ROWS, len(rows) - _forward.CHUNK_ROWS]
