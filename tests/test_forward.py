@@ -61,6 +61,20 @@ def test_other_activations_run_compiled_and_row_by_row(mnist_small, rows):
     )
 
 
+def test_the_compiled_network_is_traced_once_per_blocks_per_call(mnist_small, rows):
+    # 4300 rows are 135 blocks of 32: one call of 128 blocks and one of 7, padded
+    # to 8; one row is one block. Each count of blocks is traced once.
+    clf = _fitted(mnist_small, activation="gelu")
+    forward = forward_pass(clf.model_)
+    assert type(forward) is CompiledForwardPass
+    forward(rows)
+    forward(rows[:1])
+    forward(rows[:40])  # 2 blocks
+    forward(rows[1:5000])  # 128 + 7 blocks again: no new trace
+    assert sorted(forward._calls) == [1, 2, 8, _forward.PREDICT_CALL_BLOCKS]
+    assert forward.traces == 4
+
+
 @pytest.mark.parametrize("n_rows", [1, 33, 70])
 def test_other_backends_predict_on_batch_in_blocks_of_32(mnist_small, rows, n_rows):
     # A backend with no compiled path here (torch, say) predicts block by block:
