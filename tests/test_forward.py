@@ -294,3 +294,40 @@ def test_long_batches_run_in_chunks_of_chunk_rows(mnist_small, rows, monkeypatch
     )
     np.testing.assert_array_equal(forward(rows), whole)
     assert sizes == [_forward.CHUNK_ROWS, len(rows) - _forward.CHUNK_ROWS]
+
+
+def _small_dense_model():
+    return keras.Sequential(
+        [
+            keras.Input((64,)),
+            keras.layers.Dense(32, "relu"),
+            keras.layers.Dense(10, "softmax"),
+        ]
+    )
+
+
+def test_one_forward_pass_and_one_lock_per_network():
+    model = _small_dense_model()
+    assert forward_pass(model) is forward_pass(model)
+    assert _forward.predict_lock(model) is _forward.predict_lock(model)
+    assert _forward.predict_lock(model) is not _forward.predict_lock(
+        _small_dense_model()
+    )
+
+
+@pytest.mark.filterwarnings("ignore:Layer InputLayer does not have a `quantize`")
+@pytest.mark.parametrize("change", ["lora", "int8", "mixed_float16"])
+def test_lora_quantized_or_mixed_precision_layers_are_not_run_in_numpy(change):
+    # Their kernel is not the variable NumPy would read (LoRA adds a product,
+    # int8 keeps a quantized kernel and a scale) or not float32.
+    if change == "mixed_float16":
+        model = keras.Sequential(
+            [keras.Input((64,)), keras.layers.Dense(10, dtype="mixed_float16")]
+        )
+    else:
+        model = _small_dense_model()
+        if change == "lora":
+            model.layers[0].enable_lora(2)
+        else:
+            model.quantize(change)
+    assert DenseForwardPass.of(model) is None
