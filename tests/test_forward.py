@@ -269,7 +269,8 @@ class _FakeBlas:
     "exact_from_rows, one_thread_like_two, expected",
     [
         (0, True, 4),  # every call exact: the fewest tried
-        (20, True, 32),  # exact from 20 rows: 16 fails, 32 holds
+        (32, True, 32),  # exact from 32 rows: 16 fails, 32 and 33 hold
+        (2048, True, 0),  # no count needs more than half a chunk
         (_forward.CHUNK_ROWS, True, 0),  # only a long call is exact
         (0, False, 0),  # one thread's sums differ from two threads'
     ],
