@@ -263,8 +263,8 @@ def _variable_reader():
             # assignment replaces (copy on write) rather than changes. The op
             # itself, not ``tf.Variable.value()``, which also records the read
             # for gradient tapes and distribution strategies: the network's
-            # four reads took 27-34 us instead of 54-68 us (2026-12-07, timeit
-            # in one process, under load).
+            # four reads take 39 us instead of 57 us (2026-12-07,
+            # benchmarks/one_image_parts.py).
             value = variable.value
             if type(value) is not ResourceVariable:  # a distributed one, say
                 return value.value()._numpy()

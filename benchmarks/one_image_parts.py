@@ -1,0 +1,84 @@
+"""Where one image's predict goes on TensorFlow: each part timed alone, in one process.
+
+``benchmarks/performance.py`` times the whole ``pipeline.predict`` of one image
+against the other contenders; this script splits it, to see what is left to gain.
+Each figure is the best of 7 timeit runs of 3000 calls (microseconds):
+
+- the pipeline's predict, and its parts: scikit-learn's ``check_is_fitted`` on the
+  ``Pipeline``, the scaler, the forward pass;
+- the forward pass' four variable reads, through ``tf.Variable.value()`` and
+  through the bare ``ReadVariableOp`` that sk_mnist uses;
+- the products on copied weights alone, and after one TensorFlow op;
+- one image's p50 over 2000 calls with one BLAS thread (sk_mnist's choice) and two.
+
+    SK_MNIST_DATA=/path/to/mnist python benchmarks/one_image_parts.py
+"""
+
+import os
+import time
+import timeit
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def best(function, number=3000, repeat=7):
+    """Best time of one call, in microseconds."""
+    return min(timeit.repeat(function, number=number, repeat=repeat)) / number * 1e6
+
+
+def main():
+    import numpy as np
+    import tensorflow as tf
+    from sklearn.utils.validation import check_is_fitted
+
+    from sk_mnist import _forward, load_mnist, make_mnist_pipeline
+
+    (X, y), (X_test, _) = load_mnist()
+    pipeline = make_mnist_pipeline(epochs=1, random_state=0).fit(X[:1000], y[:1000])
+    scaler, model = pipeline[0], pipeline[-1].model_
+    image = X_test[:1]
+    rows = scaler.transform(image)
+    forward = _forward.forward_pass(model)
+    variables = [v for layer in model.layers for v in (layer.kernel, layer.bias)]
+    read = forward._read
+    copies = {id(v): read(v).copy() for v in variables}
+    constant = tf.constant(1.0)
+
+    def products_on_copies():
+        forward._read = lambda v: copies[id(v)]
+        try:
+            return forward(rows)
+        finally:
+            forward._read = read
+
+    parts = {
+        "pipeline.predict": lambda: pipeline.predict(image),
+        "check_is_fitted(pipeline)": lambda: check_is_fitted(pipeline),
+        "scaler.transform": lambda: scaler.transform(image),
+        "forward pass": lambda: forward(rows),
+        "4 reads, tf.Variable.value()": lambda: [
+            v.value.value()._numpy() for v in variables
+        ],
+        "4 reads, ReadVariableOp": lambda: [read(v) for v in variables],
+        "forward on copied weights": products_on_copies,
+        "one TF op, then forward on copies": lambda: (
+            tf.raw_ops.Identity(input=constant),
+            products_on_copies(),
+        ),
+    }
+    for name, function in parts.items():
+        print(f"{name:36} {best(function):8.1f} us", flush=True)
+
+    images = X_test[:200]
+    for rows_on_one_thread, label in ((64, "one BLAS thread"), (0, "two BLAS threads")):
+        _forward.ONE_THREAD_ROWS = rows_on_one_thread
+        times = []
+        for i in range(2000):
+            start = time.perf_counter()
+            pipeline.predict(images[i % 200][None])
+            times.append(time.perf_counter() - start)
+        print(f"one image p50, {label:24} {np.median(times) * 1e6:8.1f} us")
+
+
+if __name__ == "__main__":
+    main()
