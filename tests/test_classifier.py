@@ -88,6 +88,27 @@ def test_dataframe_input_records_and_checks_feature_names(blobs):
         clf.predict(X)
 
 
+@pytest.mark.parametrize("seed", [0, 7, None])
+def test_initial_kernels_are_glorot_uniforms_own_draws_and_config(seed):
+    import keras
+
+    from sk_mnist._seeding import initializer_seeds
+    from sk_mnist.network import build_dense_network
+
+    model = build_dense_network(784, 10, seed=seed)
+    seeds = [None, None] if seed is None else initializer_seeds(seed, 2)
+    for layer, layer_seed in zip(model.layers, seeds):
+        initializer = layer.kernel_initializer
+        assert type(initializer) is keras.initializers.GlorotUniform
+        if seed is not None:
+            assert initializer.get_config()["seed"] == layer_seed
+        # The kernel drawn flat holds what the initializer draws in its shape.
+        drawn = keras.initializers.GlorotUniform(initializer.seed)(layer.kernel.shape)
+        kernel = keras.ops.convert_to_numpy(layer.kernel)
+        np.testing.assert_array_equal(kernel, keras.ops.convert_to_numpy(drawn))
+        assert np.ptp(kernel) > 0.05  # drawn, not constant
+
+
 def test_same_seed_same_model_different_seed_different_model(blobs):
     X, y = blobs
     first = MNISTClassifier(**SMALL, random_state=1).fit(X, y).predict_proba(X)
