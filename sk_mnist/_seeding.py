@@ -110,6 +110,11 @@ def batch_layout(n_samples, batch_size):
     return steps, n_samples - (steps - 1) * batch_size
 
 
+def index_dtype(n_samples):
+    """int32 for the row indices of ``n_samples`` rows while they fit, else int64."""
+    return np.int32 if n_samples <= np.iinfo(np.int32).max else np.int64
+
+
 def epoch_batches(seed, epoch, n_samples, batch_size, shuffle=True):
     """The rows of each batch of ``epoch``, as one index array.
 
@@ -122,9 +127,7 @@ def epoch_batches(seed, epoch, n_samples, batch_size, shuffle=True):
     rows : ndarray of shape (n_samples,), dtype int32 or int64
         Row indices, batch after batch.
     """
-    order = epoch_order(seed, epoch, n_samples, shuffle)
-    fits_int32 = n_samples <= np.iinfo(np.int32).max
-    order = order.astype(np.int32 if fits_int32 else np.int64)
+    order = epoch_order(seed, epoch, n_samples, shuffle).astype(index_dtype(n_samples))
     steps, short = batch_layout(n_samples, batch_size)
     order[:short].sort()
     order[short:].reshape(steps - 1, batch_size).sort(axis=1)
