@@ -1,5 +1,6 @@
 """ONNX export: onnxruntime gives sk_mnist's labels and probabilities, alone."""
 
+import functools
 import json
 import os
 import subprocess
@@ -212,15 +213,21 @@ def doubled(x):
 
 
 @pytest.mark.parametrize(
-    "activation, named",
+    "activation, named, layers",
     [
-        ("sparsemax", "activation='sparsemax'"),
-        (doubled, "activation=doubled"),
+        ("sparsemax", "activation='sparsemax'", "'sparsemax' has no ONNX converter"),
+        (doubled, "activation=doubled", "'doubled' has no ONNX converter"),
+        # A callable without __qualname__ or __name__ is named by its repr.
+        (
+            functools.partial(keras.activations.leaky_relu, negative_slope=0.1),
+            "activation=functools.partial(<function leaky_relu",
+            "functools.partial(<function leaky_relu",
+        ),
     ],
-    ids=["sparsemax", "callable"],
+    ids=["sparsemax", "callable", "partial"],
 )
 def test_a_custom_or_unsupported_activation_is_refused_by_name(
-    blobs, activation, named
+    blobs, activation, named, layers
 ):
     X, y = blobs
     clf = MNISTClassifier(
@@ -230,6 +237,7 @@ def test_a_custom_or_unsupported_activation_is_refused_by_name(
         to_onnx(clf)
     message = str(info.value)
     assert named in message and "relu, " in message and "tanh" in message
+    assert f"hidden activation {layers}" in message  # the layer's own name
 
 
 @pytest.mark.parametrize(
@@ -392,11 +400,23 @@ def test_a_new_onnx_file_gets_the_mode_open_gives_under_the_umask(blobs, tmp_pat
 # --- Clear errors. ----------------------------------------------------------------
 
 
-def test_unfitted_estimators_are_refused():
+def test_unfitted_estimators_are_refused(blobs):
     with pytest.raises(ValueError, match="unfitted MNISTClassifier.*fit it first"):
         to_onnx(MNISTClassifier())
     with pytest.raises(ValueError, match="unfitted MNISTClassifier"):
         to_onnx(make_mnist_pipeline())
+    # A new PixelScaler inside a fitted pipeline (it needs no fit to transform,
+    # but the ONNX graph needs its width), here set in after the fit.
+    X, y = blobs
+    pipeline = make_pipeline(
+        MinMaxScaler(), PixelScaler(), MNISTClassifier(hidden_units=4, epochs=1)
+    ).fit(X, y)
+    pipeline.set_params(pixelscaler=PixelScaler())
+    with pytest.raises(ValueError) as info:
+        to_onnx(pipeline)
+    assert str(info.value) == (
+        "Cannot export an unfitted PixelScaler to ONNX: fit the pipeline first."
+    )
 
 
 def test_unsupported_steps_and_estimators_are_refused(blobs):
