@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from fractions import Fraction
 
 import keras
 import numpy as np
@@ -249,8 +250,18 @@ def test_a_custom_or_unsupported_activation_is_refused_by_name(
         (lambda y: y.astype(np.float64) * 10, np.float64),
         (lambda y: y.astype(np.uint8) + 3, np.int64),
         (lambda y: np.uint64(2**63) + 3 * y.astype(np.uint64), np.uint64),
+        # Beyond float64's 53 bits: labels that a float would merge.
+        (lambda y: np.int64(2**62) + y.astype(np.int64), np.int64),
     ],
-    ids=["strings", "two-strings", "bool", "floats", "uint8", "uint64-from-2**63"],
+    ids=[
+        "strings",
+        "two-strings",
+        "bool",
+        "floats",
+        "uint8",
+        "uint64-from-2**63",
+        "int64-from-2**62",
+    ],
 )
 def test_labels_are_the_classes(blobs, make_labels, label_dtype):
     X, y = blobs
@@ -260,6 +271,39 @@ def test_labels_are_the_classes(blobs, make_labels, label_dtype):
     assert label.dtype == label_dtype
     assert proba.shape == (len(X), len(np.unique(labels)))
     assert set(label.tolist()) <= set(clf.classes_.tolist())
+
+
+def test_classes_of_another_kind_are_refused_with_the_first_five(blobs):
+    # scikit-learn's fit takes no such labels; classes_ set by hand can be.
+    X, y = blobs
+    clf = MNISTClassifier(hidden_units=4, epochs=1, random_state=0).fit(X, y)
+    clf.classes_ = np.array([Fraction(i, 2) for i in range(8)], dtype=object)
+    with pytest.raises(ValueError) as info:
+        to_onnx(clf)
+    assert str(info.value) == (
+        "Cannot export MNISTClassifier to ONNX: its classes_ must be integers, "
+        "floats, booleans or strings; got object values [Fraction(0, 1), "
+        "Fraction(1, 2), Fraction(1, 1), Fraction(3, 2), Fraction(2, 1)]. Fit it "
+        "on labels of one of those types."
+    )
+
+
+def test_a_network_with_a_layer_other_than_dense_is_refused_by_name(blobs):
+    X, y = blobs
+    clf = MNISTClassifier(hidden_units=4, epochs=1, random_state=0).fit(X, y)
+    clf.model_ = keras.Sequential(
+        [
+            keras.Input((X.shape[1],)),
+            keras.layers.Dropout(0.1, name="dropped"),
+            keras.layers.Dense(4, activation="softmax"),
+        ]
+    )
+    with pytest.raises(ValueError) as info:
+        to_onnx(clf)
+    assert str(info.value) == (
+        "Cannot export MNISTClassifier to ONNX: its network has a Dropout layer "
+        "('dropped'); only Dense layers are converted."
+    )
 
 
 @pytest.mark.parametrize(
