@@ -387,8 +387,49 @@ def test_an_image_shape_that_does_not_hold_the_features_is_refused():
     images, y = _images((4, 2))
     pipeline = make_mnist_pipeline(**_SMALL).fit(images, y)
     pipeline[0].image_shape_ = (3, 2)  # as a hand-edited estimator might have
-    with pytest.raises(ValueError, match=r"image_shape_ \(3, 2\) does not hold its 8"):
+    with pytest.raises(ValueError) as info:
         to_onnx(pipeline)
+    assert str(info.value) == (
+        "Cannot export this PixelScaler to ONNX: its image_shape_ (3, 2) does not "
+        "hold its 8 features. Fit the pipeline again."
+    )
+
+
+def test_small_images_as_float32_pixels():
+    images, y = _images((4, 2))
+    pipeline = make_mnist_pipeline(**_SMALL).fit(images, y)
+    model = to_onnx(pipeline, dtype="float32")
+    assert model.graph.input[0].type.tensor_type.elem_type == 1  # float
+    assert_same_predictions(model, pipeline, images.astype(np.float32), images)
+
+
+def test_the_outputs_declare_a_label_per_row_and_a_probability_per_class(blobs):
+    X, y = blobs
+    clf = MNISTClassifier(hidden_units=4, epochs=1, random_state=0).fit(X, y)
+    label, proba = to_onnx(clf).graph.output
+    assert [label.name, proba.name] == ["label", "probabilities"]
+    label_dims = label.type.tensor_type.shape.dim
+    proba_dims = proba.type.tensor_type.shape.dim
+    assert len(label_dims) == 1 and not label_dims[0].dim_value  # any batch
+    assert len(proba_dims) == 2 and not proba_dims[0].dim_value
+    assert proba_dims[1].dim_value == 4
+
+
+def test_a_dense_layer_without_bias_converts(blobs):
+    X, y = blobs
+    clf = MNISTClassifier(hidden_units=4, epochs=1, random_state=0).fit(X, y)
+    network = keras.Sequential(
+        [
+            keras.Input((X.shape[1],)),
+            keras.layers.Dense(16, activation="relu", use_bias=False),
+            keras.layers.Dense(4, activation="softmax"),
+        ]
+    )
+    network.set_weights(
+        [np.random.RandomState(0).uniform(-1, 1, w.shape) for w in network.weights]
+    )
+    clf.model_ = network
+    assert_same_predictions(to_onnx(clf), clf, X)
 
 
 @pytest.mark.parametrize("writer", ["to_onnx", "sk-mnist export"])
