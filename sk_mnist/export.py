@@ -327,6 +327,25 @@ skl2onnx.update_registered_converter(
 # --- The public function. ---------------------------------------------------------
 
 
+def _without_skipped_steps(estimator):
+    """``estimator`` without its pipelines' ``None`` and ``"passthrough"`` steps.
+
+    scikit-learn's ``Pipeline`` skips them; skl2onnx's parser asks every step
+    whether it is a classifier, and fails on them. The steps kept are the fitted
+    objects themselves. A pipeline's last step stays, whatever it is.
+    """
+    if not isinstance(estimator, Pipeline) or not estimator.steps:
+        return estimator
+    *steps, last = estimator.steps
+    kept = [
+        (name, _without_skipped_steps(step))
+        for name, step in steps
+        if step is not None and not (isinstance(step, str) and step == "passthrough")
+    ]
+    name, step = last
+    return Pipeline([*kept, (name, _without_skipped_steps(step))])
+
+
 def _ends(estimator):
     """The first step and the classifier of a pipeline, or a clear error.
 
@@ -336,7 +355,6 @@ def _ends(estimator):
     if isinstance(estimator, MNISTClassifier):
         return estimator, estimator
     if isinstance(estimator, Pipeline) and estimator.steps:
-        steps = [s for _, s in estimator.steps if s not in (None, "passthrough")]
         last_name, last = estimator.steps[-1]
         if isinstance(last, Pipeline):
             _, last = _ends(last)
@@ -345,7 +363,7 @@ def _ends(estimator):
                 f"to_onnx exports pipelines that end in an MNISTClassifier; the last "
                 f"step {last_name!r} is a {type(last).__name__}."
             )
-        first = steps[0]
+        first = estimator.steps[0][1]
         while isinstance(first, Pipeline) and first.steps:
             first = first.steps[0][1]
         return first, last
@@ -439,6 +457,7 @@ def to_onnx(estimator, path=None, *, dtype=None):
     >>> bool((label == clf.predict(X[:2])).all()), proba.shape
     (True, (2, 4))
     """
+    estimator = _without_skipped_steps(estimator)
     first, classifier = _ends(estimator)
     _check_classifier_fitted(classifier)
     n_features = getattr(first, "n_features_in_", None)
@@ -452,7 +471,6 @@ def to_onnx(estimator, path=None, *, dtype=None):
         estimator,
         initial_types=[("X", input_type)],
         target_opset=TARGET_OPSET,
-        options={id(classifier): {"zipmap": False}},
     )
     kind = "pixels" if isinstance(first, PixelScaler) else "features"
     onnx.helper.set_model_props(model, {INPUT_METADATA_KEY: kind})

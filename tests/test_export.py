@@ -35,7 +35,7 @@ from sk_mnist import (
     to_onnx,
 )
 from sk_mnist.cli import main
-from sk_mnist.export import SUPPORTED_ACTIVATIONS
+from sk_mnist.export import SUPPORTED_ACTIVATIONS, TARGET_OPSET
 
 PROBA_TOLERANCE = 1e-5
 
@@ -486,10 +486,19 @@ def test_a_new_onnx_file_gets_the_mode_open_gives_under_the_umask(blobs, tmp_pat
 
 
 def test_unfitted_estimators_are_refused(blobs):
-    with pytest.raises(ValueError, match="unfitted MNISTClassifier.*fit it first"):
-        to_onnx(MNISTClassifier())
-    with pytest.raises(ValueError, match="unfitted MNISTClassifier"):
-        to_onnx(make_mnist_pipeline())
+    unfitted = "Cannot export an unfitted MNISTClassifier to ONNX: fit it first."
+    for estimator in (MNISTClassifier(), make_mnist_pipeline()):
+        with pytest.raises(ValueError) as info:
+            to_onnx(estimator)
+        assert str(info.value) == unfitted
+    # A fitted classifier behind a new first step.
+    X, y = blobs
+    clf = MNISTClassifier(hidden_units=4, epochs=1, random_state=0).fit(X, y)
+    with pytest.raises(ValueError) as info:
+        to_onnx(Pipeline([("scaler", PixelScaler()), ("classifier", clf)]))
+    assert str(info.value) == (
+        "Cannot export an unfitted PixelScaler to ONNX: fit the pipeline first."
+    )
     # A new PixelScaler inside a fitted pipeline (it needs no fit to transform,
     # but the ONNX graph needs its width), here set in after the fit.
     X, y = blobs
@@ -515,12 +524,39 @@ def test_unsupported_steps_and_estimators_are_refused(blobs):
     with pytest.raises(MissingShapeCalculator, match="FactorAnalysis"):
         to_onnx(pipeline)
     pixel_scaler = PixelScaler().fit(np.zeros((2, 8)))
-    with pytest.raises(TypeError, match="ending in one; got a PixelScaler"):
+    with pytest.raises(TypeError) as info:
         to_onnx(pixel_scaler)
+    assert str(info.value).startswith(
+        "to_onnx exports a fitted MNISTClassifier or a Pipeline ending in one; got "
+        "a PixelScaler"
+    )
     with pytest.raises(TypeError, match="last step 'scaler' is a PixelScaler"):
         to_onnx(Pipeline([("scaler", pixel_scaler)]))
-    with pytest.raises(ValueError, match=r"dtype must be one of \['float32'\]"):
+    with pytest.raises(ValueError) as info:
         to_onnx(pipeline.named_steps["classifier"], dtype="uint8")
+    assert str(info.value) == (
+        "to_onnx: dtype must be one of ['float32'] for a model whose first step is "
+        "a MNISTClassifier; got 'uint8'."
+    )
+
+
+def test_passthrough_steps_are_skipped_and_the_opsets_are_pinned(blobs):
+    X, y = blobs
+    images = (X * 255).astype(np.uint8)
+    pipeline = Pipeline(
+        [
+            ("nothing", "passthrough"),
+            ("scaler", PixelScaler()),
+            ("none", None),
+            ("classifier", MNISTClassifier(hidden_units=8, epochs=2, random_state=0)),
+        ]
+    ).fit(images, y)
+    model = to_onnx(pipeline)
+    opsets = {o.domain: o.version for o in model.opset_import}
+    assert set(opsets) <= set(TARGET_OPSET)  # skl2onnx takes the lowest that serves
+    assert all(opsets[domain] <= TARGET_OPSET[domain] for domain in opsets)
+    assert "ZipMap" not in {node.op_type for node in model.graph.node}
+    assert_same_predictions(model, pipeline, images)
 
 
 # --- The command line: export, and predict with an .onnx model. -------------------
