@@ -29,6 +29,9 @@ Inputs and outputs of the model ``to_onnx`` makes:
   float64 or bool as they are).
 - output ``probabilities``: float32 of shape (n, n_classes), columns in the
   order of ``classes_``. There is no ZipMap.
+- metadata: ``sk_mnist.input`` (``INPUT_METADATA_KEY``) is ``"pixels"`` for raw
+  pixel values, ``"features"`` for rows; the model's ``doc_string`` says the same
+  in words, for a person opening it in a viewer such as Netron.
 
 The graph does not check its input as ``PixelScaler`` does (pixel values
 outside 0..255 are not refused): check your data before you feed it.

@@ -35,7 +35,7 @@ from sk_mnist import (
     to_onnx,
 )
 from sk_mnist.cli import main
-from sk_mnist.export import SUPPORTED_ACTIVATIONS, TARGET_OPSET
+from sk_mnist.export import INPUT_METADATA_KEY, SUPPORTED_ACTIVATIONS, TARGET_OPSET
 
 PROBA_TOLERANCE = 1e-5
 
@@ -413,6 +413,22 @@ def test_the_outputs_declare_a_label_per_row_and_a_probability_per_class(blobs):
     assert len(label_dims) == 1 and not label_dims[0].dim_value  # any batch
     assert len(proba_dims) == 2 and not proba_dims[0].dim_value
     assert proba_dims[1].dim_value == 4
+
+
+def test_the_model_says_what_its_input_is(blobs):
+    X, y = blobs
+    images = (X * 255).astype(np.uint8)
+    pipeline = make_pipeline(
+        PixelScaler(), MNISTClassifier(hidden_units=4, epochs=1, random_state=0)
+    ).fit(images, y)
+    for estimator, kind, words in [
+        (pipeline, "pixels", "sk_mnist Pipeline: input X (raw pixel values 0..255)"),
+        (pipeline[-1], "features", "sk_mnist MNISTClassifier: input X (feature rows)"),
+    ]:
+        model = to_onnx(estimator)
+        props = {p.key: p.value for p in model.metadata_props}
+        assert props == {INPUT_METADATA_KEY: kind}
+        assert model.doc_string == f"{words}, outputs label and probabilities"
 
 
 def test_a_dense_layer_without_bias_converts(blobs):
