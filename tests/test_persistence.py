@@ -180,6 +180,52 @@ def test_a_class_outside_the_allowlist_is_refused(saved, name):
         load(_rewrite(saved, change))
 
 
+@pytest.mark.parametrize(
+    "entry, error, message",
+    [
+        (
+            {"__keras_optimizer_class__": "serialize"},  # a function of the module
+            UnsafeModelFileError,
+            "'serialize' is not a built-in Keras optimizer.",
+        ),
+        (
+            {"__keras_loss_class__": "Adam"},
+            UnsafeModelFileError,
+            "'Adam' is not a built-in Keras loss.",
+        ),
+        (
+            {"__keras_optimizer__": {"class_name": "deserialize", "config": {}}},
+            UnsafeModelFileError,
+            "'deserialize' is not a built-in Keras optimizer.",
+        ),
+        (
+            {"__keras_optimizer__": "Adam"},
+            ModelFormatError,
+            "malformed __keras_optimizer__ entry.",
+        ),
+        (
+            {"__keras_optimizer__": {"class_name": "Adam", "config": {"beta_1": {}}}},
+            ModelFormatError,
+            "the __keras_optimizer__ configuration may hold only plain values.",
+        ),
+    ],
+    ids=["class-function", "loss-class", "instance-function", "no-dict", "nested"],
+)
+def test_keras_entries_other_than_builtin_optimizers_and_losses_are_refused(
+    tmp_path, entry, error, message
+):
+    path = dump(MNISTClassifier(), tmp_path / "clf.skmnist")
+
+    def change(manifest):
+        manifest["estimator"]["params"]["optimizer"] = entry
+
+    changed = _rewrite(path, change)
+    with pytest.raises(ModelFormatError) as info:
+        load(changed)
+    assert type(info.value) is error
+    assert str(info.value) == f"sk_mnist model file '{changed}': {message}"
+
+
 def test_a_pickle_inside_is_never_unpickled(saved, tmp_path, monkeypatch):
     class Bomb:
         def __reduce__(self):
