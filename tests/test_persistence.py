@@ -795,6 +795,51 @@ def test_a_scaler_claiming_no_features_is_refused_by_its_claim(tmp_path):
         load(zero)
 
 
+def test_a_pixel_scaler_of_one_pixel_high_images_loads(tmp_path):
+    scaler = PixelScaler().fit(np.zeros((2, 1, 6), np.uint8))
+    assert load(dump(scaler, tmp_path / "s.skmnist")).image_shape_ == (1, 6)
+
+
+@pytest.mark.parametrize(
+    "state, message",
+    [
+        (
+            {"n_features_in_": True},
+            "sk_mnist.PixelScaler is fitted but has no n_features_in_.",
+        ),
+        (
+            {"n_features_in_": None},
+            "sk_mnist.PixelScaler is fitted but has no n_features_in_.",
+        ),
+        (
+            {"n_features_in_": 0},
+            "sk_mnist.PixelScaler.n_features_in_ is 0; it must be from 1 to "
+            "67108864 within the limit of 1073741824 bytes. Pass load(..., "
+            "max_bytes=...) to read a wider model from a file you trust.",
+        ),
+        (
+            {"image_shape_": {"__tuple__": [True, 6]}},
+            "sk_mnist.PixelScaler.image_shape_ is (True, 6), not None or (height, "
+            "width) of 6 pixels.",
+        ),
+    ],
+    ids=["bool-width", "no-width", "zero-width", "bool-height"],
+)
+def test_a_pixel_scalers_edited_state_is_refused_by_name(tmp_path, state, message):
+    saved = dump(PixelScaler().fit(np.zeros((2, 1, 6))), tmp_path / "s.skmnist")
+
+    def edit(manifest):
+        node = manifest["estimator"]["state"]
+        node.update(state)
+        if node["n_features_in_"] is None:
+            del node["n_features_in_"]
+
+    changed = _rewrite(saved, edit)
+    with pytest.raises(ModelFormatError) as info:
+        load(changed)
+    assert str(info.value) == f"sk_mnist model file '{changed}': {message}"
+
+
 def test_a_standalone_scaler_within_the_limit_loads(tmp_path):
     scaler = PixelScaler().fit(np.zeros((2, 100_000)))
     loaded = load(dump(scaler, tmp_path / "s.skmnist"), max_bytes=1_600_000)
