@@ -295,6 +295,19 @@ def _public(module):
     ]
 
 
+def test_a_refusal_names_the_top_level_and_cuts_long_values_at_80_characters():
+    with pytest.raises(_keras_config.RefusedConfig) as info:
+        _keras_config.check_network_config([])
+    assert str(info.value) == (
+        "the configuration: expected a serialized Keras object, got []."
+    )
+    assert info.value.path == ""
+    exact, longer = "x" * 78, "x" * 79  # reprs of 80 and 81 characters
+    assert _keras_config._describe(exact) == repr(exact)
+    assert _keras_config._describe(longer) == repr(longer)[:77] + "..."
+    assert len(_keras_config._describe("y" * 1000)) == 80
+
+
 def test_every_activation_keras_names_passes():
     names = _public(keras.activations)
     assert len(names) >= 25
