@@ -11,6 +11,7 @@ import time
 import tracemalloc
 import warnings
 import zipfile
+from pathlib import Path
 
 import joblib
 import keras
@@ -19,7 +20,7 @@ import pytest
 from sklearn.ensemble import BaggingClassifier
 from sklearn.exceptions import InconsistentVersionWarning
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.random_projection import SparseRandomProjection
 
 import sk_mnist
@@ -838,6 +839,64 @@ def test_a_pixel_scalers_edited_state_is_refused_by_name(tmp_path, state, messag
     with pytest.raises(ModelFormatError) as info:
         load(changed)
     assert str(info.value) == f"sk_mnist model file '{changed}': {message}"
+
+
+def _min_max_scaler_in_format_2(tmp_path, drop=None):
+    """The committed format-2 file of scalers, its MaxAbsScaler a MinMaxScaler.
+
+    Format 2 kept scikit-learn's scalers in the manifest, with their fitted
+    arrays checked on load; no committed file has a MinMaxScaler.
+    """
+    original = Path(__file__).parent / "data" / "model_format2_scalers.skmnist"
+    path = tmp_path / "scalers.skmnist"
+    path.write_bytes(original.read_bytes())
+
+    def to_min_max(manifest):
+        inner = manifest["estimator"]["steps"][1][1]
+        node = inner["steps"][1][1]
+        arrays = node["state"]
+        ones, scale = arrays["max_abs_"], arrays["scale_"]
+        state = {
+            "n_features_in_": 784,
+            "n_samples_seen_": 1000,
+            "min_": ones,
+            "scale_": scale,
+            "data_min_": ones,
+            "data_max_": scale,
+            "data_range_": scale,
+        }
+        state.pop(drop, None)
+        inner["steps"][1] = [
+            "minmax",
+            {
+                "class": "sklearn.preprocessing.MinMaxScaler",
+                "params": {
+                    "feature_range": {"__tuple__": [0, 1]},
+                    "copy": True,
+                    "clip": False,
+                },
+                "state": state,
+            },
+        ]
+
+    return _rewrite(path, to_min_max)
+
+
+@pytest.mark.parametrize("attribute", ["min_", "scale_", "data_min_", "data_max_"])
+def test_a_min_max_scaler_without_a_fitted_array_is_refused_by_name(
+    tmp_path, attribute
+):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SkMnistVersionWarning)  # a format-2 file
+        whole = load(_min_max_scaler_in_format_2(tmp_path))
+        assert isinstance(whole[1][1], MinMaxScaler)
+        changed = _min_max_scaler_in_format_2(tmp_path, drop=attribute)
+        with pytest.raises(ModelFormatError) as info:
+            load(changed)
+    assert str(info.value) == (
+        f"sk_mnist model file '{changed}': sklearn.preprocessing.MinMaxScaler."
+        f"{attribute} must be a float array of shape (784,), got None."
+    )
 
 
 def test_a_standalone_scaler_within_the_limit_loads(tmp_path):
