@@ -161,6 +161,12 @@ def test_what_cannot_be_stored_safely_is_refused_at_dump(pipe, tmp_path):
     bagged = Pipeline([("bag", BaggingClassifier(MNISTClassifier()))])
     with pytest.raises(TypeError, match="step 'bag'.*holds an MNISTClassifier"):
         dump(bagged, tmp_path / "b.skmnist")
+    # Two levels down: found by get_params(deep=True), named by its path.
+    deeper = BaggingClassifier(Pipeline([("net", MNISTClassifier())]))
+    with pytest.raises(
+        TypeError, match=r"holds an MNISTClassifier \(estimator__steps\)"
+    ):
+        dump(Pipeline([("bag", deeper)]), tmp_path / "b.skmnist")
     sparse = SparseRandomProjection(4, random_state=0).fit(np.ones((3, 8)))
     with pytest.raises(TypeError, match="SparseRandomProjection.*sparse matrices"):
         dump(sparse, tmp_path / "b.skmnist")
