@@ -847,6 +847,55 @@ def test_a_pixel_scalers_edited_state_is_refused_by_name(tmp_path, state, messag
     assert str(info.value) == f"sk_mnist model file '{changed}': {message}"
 
 
+def _with_skops_member(path, change):
+    """A copy of a model file whose skops member's bytes are ``change(bytes)``."""
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    (name,) = [name for name in members if name.startswith("skops-")]
+    members[name] = change(members[name])
+    copy = path.with_name("changed-skops.skmnist")
+    with zipfile.ZipFile(copy, "w") as archive:
+        for member, data in members.items():
+            archive.writestr(member, data)
+    return copy
+
+
+def _plus_member(skops_bytes, member="evil.py"):
+    buffer = io.BytesIO(skops_bytes)
+    with zipfile.ZipFile(buffer, "a") as skops:
+        skops.writestr(member, b"import os")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "change, error, message",
+    [
+        (
+            _plus_member,
+            UnsafeModelFileError,
+            "the skops member 'skops-0.skops' holds ['evil.py']; sk_mnist reads "
+            "only its schema.json and .npy arrays.",
+        ),
+        (
+            lambda data: data[:100],
+            ModelFormatError,
+            "the skops member 'skops-0.skops' is not a skops archive (BadZipFile: "
+            "File is not a zip file).",
+        ),
+    ],
+    ids=["extra-member", "truncated"],
+)
+def test_a_skops_member_that_is_no_clean_skops_archive_is_refused(
+    tmp_path, change, error, message
+):
+    scaler = MinMaxScaler().fit(np.arange(6.0).reshape(2, 3))
+    changed = _with_skops_member(dump(scaler, tmp_path / "s.skmnist"), change)
+    with pytest.raises(ModelFormatError) as info:
+        load(changed)
+    assert type(info.value) is error
+    assert str(info.value) == f"sk_mnist model file '{changed}': {message}"
+
+
 def _min_max_scaler_in_format_2(tmp_path, drop=None):
     """The committed format-2 file of scalers, its MaxAbsScaler a MinMaxScaler.
 
