@@ -5,12 +5,14 @@ import io
 import json
 import os
 import pickle
+import re
 import struct
 import tempfile
 import time
 import tracemalloc
 import warnings
 import zipfile
+from fractions import Fraction
 from pathlib import Path
 
 import joblib
@@ -172,6 +174,55 @@ def test_what_cannot_be_stored_safely_is_refused_at_dump(pipe, tmp_path):
         dump(sparse, tmp_path / "b.skmnist")
     with pytest.raises(TypeError, match="activation"):
         dump(MNISTClassifier(activation=np.tanh), tmp_path / "c.skmnist")
+    assert os.listdir(tmp_path) == []
+
+
+_SAFE_FORMAT_HOLDS = (
+    "in the safe format, which holds only numbers, strings, lists, dicts, NumPy "
+    "arrays, Keras' built-in optimizers and losses, and the networks "
+    "MNISTClassifier builds. To store it, "
+)
+
+
+def test_what_cannot_be_stored_is_named_with_what_to_do_instead(tmp_path):
+    sparse = SparseRandomProjection(4, random_state=0).fit(np.ones((3, 8)))
+    refused = {
+        MNISTClassifier(class_weight={0: Fraction(1, 3)}): re.escape(
+            "sk_mnist.dump cannot store sk_mnist.MNISTClassifier.class_weight = "
+            f"Fraction(1, 3) (of type Fraction) {_SAFE_FORMAT_HOLDS}replace it with "
+            "plain data; or use pickle/joblib for files you trust."
+        ),
+        MNISTClassifier(callbacks=[keras.callbacks.EarlyStopping()]): (
+            re.escape(
+                "sk_mnist.dump cannot store sk_mnist.MNISTClassifier.callbacks = <"
+            )
+            + ".*"
+            + re.escape(
+                f"> (of type EarlyStopping) {_SAFE_FORMAT_HOLDS}set_params("
+                "callbacks=None) after training; or use pickle/joblib for files you "
+                "trust."
+            )
+        ),
+        sparse: re.escape(
+            "sk_mnist.dump cannot store the estimator (a SparseRandomProjection): "
+            "skops writes it with members ['"
+        )
+        + r"\d+\.npz"
+        + re.escape(
+            "'], such as sparse matrices, which sk_mnist does not read. Use "
+            "pickle/joblib for files you trust."
+        ),
+        Pipeline([("bag", BaggingClassifier(MNISTClassifier()))]): re.escape(
+            "sk_mnist.dump cannot store the step 'bag': it holds an MNISTClassifier "
+            "(estimator), which the safe format stores only alone or as a step of a "
+            "Pipeline (nested Pipelines included). Use pickle/joblib for files you "
+            "trust."
+        ),
+    }
+    for estimator, message in refused.items():
+        with pytest.raises(TypeError) as info:
+            dump(estimator, tmp_path / "a.skmnist")
+        assert re.fullmatch(message, str(info.value)), str(info.value)
     assert os.listdir(tmp_path) == []
 
 
