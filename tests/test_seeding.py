@@ -306,8 +306,9 @@ def test_seeds_from_random_state():
 
 def test_a_seeds_draws_are_pinned():
     # Every seeded result a user recorded (a search's scores, a model file made
-    # again) rests on these draws: a change to them must be deliberate, and in
-    # the changelog. The initializers' stream ([seed, 0]) and the orders'
+    # again) rests on these draws (NumPy's SeedSequence and permutation): a
+    # change to them, ours or a new NumPy's, must be seen and go in the
+    # changelog. The initializers' stream ([seed, 0]) and the orders'
     # ([seed, 1, epoch]) are also apart: neither repeats the other.
     from sk_mnist._seeding import initializer_seeds
 
