@@ -961,13 +961,13 @@ def _min_max_scaler_in_format_2(tmp_path, drop=None):
         inner = manifest["estimator"]["steps"][1][1]
         node = inner["steps"][1][1]
         arrays = node["state"]
-        ones, scale = arrays["max_abs_"], arrays["scale_"]
+        max_abs, scale = arrays["max_abs_"], arrays["scale_"]  # 784 floats each
         state = {
             "n_features_in_": 784,
             "n_samples_seen_": 1000,
-            "min_": ones,
+            "min_": max_abs,
             "scale_": scale,
-            "data_min_": ones,
+            "data_min_": max_abs,
             "data_max_": scale,
             "data_range_": scale,
         }
