@@ -29,7 +29,13 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.random_projection import GaussianRandomProjection
-from test_persistence import _declare_size, _refused_within
+from test_persistence import (
+    _declare_size,
+    _refused_within,
+    _unzip,
+    _with_skops_member,
+    _zip,
+)
 
 from sk_mnist import (
     MNISTClassifier,
@@ -286,17 +292,6 @@ def test_a_hostile_schema_naming_os_system_is_refused(fitted, shipped, monkeypat
         load(hostile)
 
 
-def _with_skops_member(path, change):
-    """A copy of ``path`` whose skops member's inner members ``change`` edits."""
-    with zipfile.ZipFile(path) as archive:
-        members = {n: archive.read(n) for n in archive.namelist()}
-    member = next(n for n in members if n.startswith("skops-"))
-    members[member] = change(members[member])
-    copy = path.with_name(f"changed-{path.name}")
-    copy.write_bytes(_zip(members, zipfile.ZIP_DEFLATED))
-    return copy
-
-
 def test_a_skops_array_claiming_a_trillion_elements_is_refused_by_its_header(
     shipped,
 ):
@@ -338,19 +333,6 @@ def test_a_huge_skops_schema_is_refused_before_it_is_read(shipped):
 
     path = _with_skops_member(shipped["pca"], huge_schema)
     _refused_within(path, r"has a schema of 200\d{5} bytes; the format allows", 10**6)
-
-
-def _unzip(data):
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        return {n: archive.read(n) for n in archive.namelist()}
-
-
-def _zip(members, compression=zipfile.ZIP_STORED):
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=compression) as archive:
-        for name, content in members.items():
-            archive.writestr(name, content)
-    return buffer.getvalue()
 
 
 # --- The table of the manual's saving page ----------------------------------------

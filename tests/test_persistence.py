@@ -615,6 +615,30 @@ def _write_members(path, members):
     return path
 
 
+def _unzip(data):
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {n: archive.read(n) for n in archive.namelist()}
+
+
+def _zip(members, compression=zipfile.ZIP_STORED):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=compression) as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def _with_skops_member(path, change):
+    """A copy of ``path`` whose skops member's bytes are ``change(bytes)``."""
+    with zipfile.ZipFile(path) as archive:
+        members = {n: archive.read(n) for n in archive.namelist()}
+    member = next(n for n in members if n.startswith("skops-"))
+    members[member] = change(members[member])
+    copy = path.with_name(f"changed-{path.name}")
+    copy.write_bytes(_zip(members, zipfile.ZIP_DEFLATED))
+    return copy
+
+
 def _declare_size(data, name, size):
     """A zip whose central directory says member ``name`` unpacks to ``size``."""
     data = bytearray(data)
@@ -898,24 +922,8 @@ def test_a_pixel_scalers_edited_state_is_refused_by_name(tmp_path, state, messag
     assert str(info.value) == f"sk_mnist model file '{changed}': {message}"
 
 
-def _with_skops_member(path, change):
-    """A copy of a model file whose skops member's bytes are ``change(bytes)``."""
-    with zipfile.ZipFile(path) as archive:
-        members = {name: archive.read(name) for name in archive.namelist()}
-    (name,) = [name for name in members if name.startswith("skops-")]
-    members[name] = change(members[name])
-    copy = path.with_name("changed-skops.skmnist")
-    with zipfile.ZipFile(copy, "w") as archive:
-        for member, data in members.items():
-            archive.writestr(member, data)
-    return copy
-
-
-def _plus_member(skops_bytes, member="evil.py"):
-    buffer = io.BytesIO(skops_bytes)
-    with zipfile.ZipFile(buffer, "a") as skops:
-        skops.writestr(member, b"import os")
-    return buffer.getvalue()
+def _plus_member(skops_bytes):
+    return _zip({**_unzip(skops_bytes), "evil.py": b"import os"})
 
 
 @pytest.mark.parametrize(
