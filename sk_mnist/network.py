@@ -89,9 +89,9 @@ def _drawn_flat(initializer):
 
     The values are those of ``initializer(shape)``, bit for bit (random ops fill
     a shape in row-major order; ``tests/test_classifier.py`` checks it, on each
-    backend). On JAX a draw is compiled per shape: the (512, 10) kernel's took
-    0.54-0.60 s where the flat one takes 0.14-0.16 s (2026-12-07), about 0.4 s
-    of a 6.5 s seeded fit.
+    backend). On JAX a draw is compiled per shape, and a flat one compiles
+    faster than a small 2-D one: the manual's Measurements page has the figures
+    (``benchmarks/jax_init_compiles.py``).
     """
 
     def draw(shape, dtype=None):
