@@ -19,8 +19,13 @@ import joblib
 import keras
 import numpy as np
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from sklearn.decomposition import PCA
 from sklearn.ensemble import BaggingClassifier
 from sklearn.exceptions import InconsistentVersionWarning
+from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.random_projection import SparseRandomProjection
@@ -863,8 +868,9 @@ def test_a_scaler_claiming_half_a_billion_features_is_refused(
 
     _refused_within(
         _rewrite(saved, claim),
-        "n_features_in_ is 500000000; it must be from 1 to 625000 within the "
-        "limit of 10000000 bytes",
+        # The step's own check comes first: it names the class, not the step.
+        r"': sk_mnist\.PixelScaler\.n_features_in_ is 500000000; it must be from 1 "
+        "to 625000 within the limit of 10000000 bytes",
         10**6,
         max_bytes=10_000_000,
     )
@@ -1044,3 +1050,204 @@ def test_a_missing_temporary_folder_is_named(saved, tmp_path, monkeypatch):
     with pytest.raises(persistence.TemporaryStorageError, match="gone") as info:
         load(saved)
     assert info.value.errno == errno.ENOENT
+
+
+# --- the manifest's values: every kind the format holds comes back as it went --
+
+_NUMPY_SCALAR_DTYPES = [
+    np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16,
+    np.uint32, np.uint64, np.float16, np.float32, np.float64,
+]  # fmt: skip
+
+
+def _numpy_scalars():
+    return st.sampled_from(_NUMPY_SCALAR_DTYPES).flatmap(
+        lambda dtype: hnp.arrays(dtype, ()).map(lambda zero_d: zero_d[()])
+    )
+
+
+def _arrays():
+    numbers = hnp.arrays(
+        st.sampled_from(_NUMPY_SCALAR_DTYPES + ["<U3", ">i4", ">f8"]),
+        hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=3),
+    )
+    labels = st.lists(st.text(max_size=3), min_size=1, max_size=4).map(
+        lambda texts: np.array(texts, dtype=object)
+    )
+    return numbers | labels
+
+
+_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)  # past int64 and float's 2**53
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=5)
+    | _numpy_scalars()
+    | _arrays()
+    | st.sampled_from([np.dtype(c) for c in ("?", "i1", "<u8", "<f2", ">f8", "O")])
+    | st.sampled_from([np.dtype("<U7")])
+    | st.integers(0, 2**32 - 1).map(np.random.RandomState)
+    | st.sampled_from([keras.optimizers.RMSprop, keras.losses.CategoricalCrossentropy])
+)
+_KEYS = st.text(max_size=4) | st.integers(-5, 5) | st.tuples(st.text(max_size=2))
+_MANIFEST_VALUES = st.recursive(
+    _LEAVES,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.lists(inner, max_size=3).map(tuple)
+        | st.dictionaries(_KEYS, inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+def _assert_same(got, want):
+    """``got`` is ``want``: the same type, dtype, shape, order and value (NaN too)."""
+    assert type(got) is type(want), (got, want)
+    if isinstance(want, np.ndarray):
+        assert (got.dtype, got.shape) == (want.dtype, want.shape)
+        np.testing.assert_array_equal(got, want)
+    elif isinstance(want, np.generic):
+        assert got.dtype == want.dtype and repr(got) == repr(want)
+    elif isinstance(want, float):
+        assert repr(got) == repr(want)  # nan, inf and -0.0 as well
+    elif isinstance(want, (list, tuple)):
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            _assert_same(g, w)
+    elif isinstance(want, dict):
+        assert list(got) == list(want)
+        for key in want:
+            _assert_same(got[key], want[key])
+    elif isinstance(want, np.random.RandomState):
+        _assert_same(list(got.get_state()), list(want.get_state()))
+    else:
+        assert got == want
+
+
+def _through_a_file(value):
+    """``value`` encoded as ``dump`` writes it, then decoded as ``load`` reads it."""
+    writer = persistence._Writer()
+    text = json.dumps(persistence._encode(value, writer, "x"), allow_nan=False)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in writer.members.items():
+            archive.writestr(name, data)
+    with zipfile.ZipFile(buffer) as archive:
+        reader = persistence._Reader(
+            archive, "file", persistence.MAX_UNCOMPRESSED_BYTES
+        )
+        return persistence._decode(json.loads(text), reader)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_MANIFEST_VALUES)
+@example([float("inf"), -float("inf"), float("nan"), -0.0, np.float32("nan")])
+@example({("a",): (1, [2.5, None]), 3: True, "": np.array(["x", ""], dtype=object)})
+def test_every_kind_of_value_the_format_holds_comes_back_as_it_went(value):
+    _assert_same(_through_a_file(value), value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        np.array([1 + 2j]),
+        np.complex64(1),
+        np.array(["a", 1], dtype=object),
+        np.array([b"a"]),
+        np.dtype([("a", "i4")]),
+        np.dtype("c16"),
+        [1, {"a": object()}],
+        keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.9),
+    ],
+    ids=repr,
+)
+def test_values_the_format_does_not_hold_are_refused_by_name(value):
+    with pytest.raises(TypeError) as refused:
+        persistence._encode(value, persistence._Writer(), "Est.param")
+    assert str(refused.value).startswith("sk_mnist.dump cannot store Est.param = ")
+
+
+def _scaled(X):
+    return (X.reshape(len(X), -1) / 255).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda X, y: make_mnist_pipeline(),
+        lambda X, y: Pipeline(
+            [
+                ("scaler", PixelScaler()),
+                ("skip", "passthrough"),
+                ("classifier", MNISTClassifier(**TINY)),
+            ]
+        ).fit(X, y),
+        lambda X, y: Pipeline([("classifier", MNISTClassifier(**TINY))]).fit(
+            _scaled(X), y
+        ),
+        lambda X, y: Pipeline(
+            [("scaler", PixelScaler()), ("lr", LogisticRegression(max_iter=20))]
+        ).fit(X, y),
+    ],
+    ids=["unfitted", "passthrough-inside", "classifier-alone", "scikit-learn-last"],
+)
+def test_pipelines_of_other_shapes_load_and_predict_the_same(data, tmp_path, make):
+    """The width check of a pipeline's steps passes every pipeline it should."""
+    X, y, X_test = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # LogisticRegression's convergence
+        pipeline = make(X[:100], y[:100])
+    loaded = load(dump(pipeline, tmp_path / "p.skmnist"))
+    assert [name for name, _ in loaded.steps] == [name for name, _ in pipeline.steps]
+    if "classifier" in pipeline.named_steps:
+        fitted = pipeline.named_steps["classifier"].initialized_
+        assert loaded.named_steps["classifier"].initialized_ == fitted
+        if not fitted:
+            return
+    rows = X_test if pipeline.steps[0][0] == "scaler" else _scaled(X_test)
+    np.testing.assert_array_equal(
+        loaded.predict_proba(rows), pipeline.predict_proba(rows)
+    )
+
+
+def test_a_step_unfitted_after_fitted_ones_is_refused_by_name(saved):
+    def unfit_the_classifier(manifest):
+        for key in ("state", "network", "history"):
+            _classifier_node(manifest).pop(key, None)
+
+    changed = _rewrite(saved, unfit_the_classifier)
+    with pytest.raises(ModelFormatError) as info:
+        load(changed)
+    assert str(info.value) == (
+        f"sk_mnist model file '{changed}': the pipeline's step 'classifier' is not "
+        "fitted, but the steps before it are."
+    )
+
+
+def test_a_skops_first_step_claiming_a_huge_width_is_refused_by_its_step(tmp_path):
+    """No row that wide is made: the claim is checked against max_bytes first."""
+    X = np.random.RandomState(0).rand(30, 6)
+    pipeline = Pipeline([("pca", PCA(2)), ("lr", LogisticRegression())])
+    saved = dump(pipeline.fit(X, np.arange(30) % 2), tmp_path / "p.skmnist")
+
+    def claim(skops_bytes):
+        members = _unzip(skops_bytes)
+        schema = json.loads(members["schema.json"])
+        schema["content"]["content"]["n_features_in_"]["content"] = "500000000"
+        return _zip({**members, "schema.json": json.dumps(schema).encode()})
+
+    changed = _with_skops_member(saved, claim)
+    _refused_within(
+        changed,
+        "^"
+        + re.escape(
+            f"sk_mnist model file '{changed}': pca.n_features_in_ is 500000000; it "
+            "must be from 1 to 625000 within the limit of 10000000 bytes. Pass "
+            "load(..., max_bytes=...) to read a wider model from a file you trust."
+        )
+        + "$",
+        10**6,
+        max_bytes=10_000_000,
+    )
