@@ -27,7 +27,11 @@ from sklearn.ensemble import BaggingClassifier
 from sklearn.exceptions import InconsistentVersionWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import MinMaxScaler, StandardScaler
+from sklearn.preprocessing import (
+    FunctionTransformer,
+    MinMaxScaler,
+    StandardScaler,
+)
 from sklearn.random_projection import SparseRandomProjection
 
 import sk_mnist
@@ -262,6 +266,11 @@ def test_a_class_outside_the_allowlist_is_refused(saved, name):
             "'deserialize' is not a built-in Keras optimizer.",
         ),
         (
+            {"__keras_optimizer_class__": 3},  # no name at all
+            UnsafeModelFileError,
+            "3 is not a built-in Keras optimizer.",
+        ),
+        (
             {"__keras_optimizer__": "Adam"},
             ModelFormatError,
             "malformed __keras_optimizer__ entry.",
@@ -272,7 +281,14 @@ def test_a_class_outside_the_allowlist_is_refused(saved, name):
             "the __keras_optimizer__ configuration may hold only plain values.",
         ),
     ],
-    ids=["class-function", "loss-class", "instance-function", "no-dict", "nested"],
+    ids=[
+        "class-function",
+        "loss-class",
+        "instance-function",
+        "class-not-named",
+        "no-dict",
+        "nested",
+    ],
 )
 def test_keras_entries_other_than_builtin_optimizers_and_losses_are_refused(
     tmp_path, entry, error, message
@@ -1226,28 +1242,91 @@ def test_a_step_unfitted_after_fitted_ones_is_refused_by_name(saved):
     )
 
 
-def test_a_skops_first_step_claiming_a_huge_width_is_refused_by_its_step(tmp_path):
-    """No row that wide is made: the claim is checked against max_bytes first."""
+def _pca_then_logistic_regression(tmp_path):
     X = np.random.RandomState(0).rand(30, 6)
     pipeline = Pipeline([("pca", PCA(2)), ("lr", LogisticRegression())])
-    saved = dump(pipeline.fit(X, np.arange(30) % 2), tmp_path / "p.skmnist")
+    return dump(pipeline.fit(X, np.arange(30) % 2), tmp_path / "p.skmnist")
 
-    def claim(skops_bytes):
+
+def _skops_state(change):
+    """A change of a skops member: ``change(state)`` on its estimator's state."""
+
+    def changed(skops_bytes):
         members = _unzip(skops_bytes)
         schema = json.loads(members["schema.json"])
-        schema["content"]["content"]["n_features_in_"]["content"] = "500000000"
+        change(schema["content"]["content"])
         return _zip({**members, "schema.json": json.dumps(schema).encode()})
 
-    changed = _with_skops_member(saved, claim)
-    _refused_within(
-        changed,
-        "^"
-        + re.escape(
-            f"sk_mnist model file '{changed}': pca.n_features_in_ is 500000000; it "
-            "must be from 1 to 625000 within the limit of 10000000 bytes. Pass "
-            "load(..., max_bytes=...) to read a wider model from a file you trust."
-        )
-        + "$",
-        10**6,
-        max_bytes=10_000_000,
+    return changed
+
+
+def _set_width(width):
+    def change(state):
+        state["n_features_in_"]["content"] = str(width)
+
+    return _skops_state(change)
+
+
+def test_a_skops_first_step_claiming_a_huge_width_is_refused_by_its_step(tmp_path):
+    """No row that wide is made: the claim is checked against max_bytes first."""
+    saved = _pca_then_logistic_regression(tmp_path)
+    changed = _with_skops_member(saved, _set_width(500_000_000))
+    message = (
+        f"sk_mnist model file '{changed}': pca.n_features_in_ is 500000000; it "
+        "must be from 1 to 625000 within the limit of 10000000 bytes. Pass "
+        "load(..., max_bytes=...) to read a wider model from a file you trust."
+    )
+    _refused_within(changed, f"^{re.escape(message)}$", 10**6, max_bytes=10_000_000)
+
+
+def test_a_step_that_cannot_transform_a_row_is_named_with_its_error(tmp_path):
+    """The PCA claims 5 features; its arrays hold 6: its transform fails."""
+    changed = _with_skops_member(_pca_then_logistic_regression(tmp_path), _set_width(5))
+    with pytest.raises(ModelFormatError) as info:
+        load(changed)
+    assert re.fullmatch(
+        re.escape(f"sk_mnist model file '{changed}': pca cannot transform (")
+        + r"ValueError: .*\)\.",
+        str(info.value),
+    )
+
+
+@pytest.mark.parametrize(
+    "function, shape", [(np.ravel, "(6,)"), (np.atleast_3d, "(1, 6, 1)")]
+)
+def test_a_step_transforming_a_row_to_another_shape_is_refused(
+    tmp_path, function, shape
+):
+    pipeline = Pipeline([("reshape", FunctionTransformer(function))]).fit(np.eye(6))
+    saved = dump(pipeline, tmp_path / "p.skmnist")
+    with pytest.raises(ModelFormatError) as info:
+        load(saved, trusted=[f"numpy.{function.__name__}"])
+    assert str(info.value) == (
+        f"sk_mnist model file '{saved}': reshape transforms one row to shape {shape}."
+    )
+
+
+def _raises_a_future_check(self, X):
+    raise ValueError("a future check")
+
+
+@pytest.mark.parametrize(
+    "transform, message",
+    [
+        (_raises_a_future_check, "cannot transform (ValueError: a future check)."),
+        (lambda self, X: np.zeros(2), "transforms to shape (2,)."),
+        (lambda self, X: np.zeros((2, 2)), "transforms to shape (2, 2)."),
+    ],
+    ids=["raises", "1-d", "two-rows"],
+)
+def test_a_checked_transformer_that_transforms_wrongly_is_named(
+    tmp_path, monkeypatch, transform, message
+):
+    """A transform that refuses a file's state: load says which step."""
+    saved = dump(PixelScaler().fit(np.eye(2)), tmp_path / "s.skmnist")
+    monkeypatch.setattr(PixelScaler, "transform", transform)
+    with pytest.raises(ModelFormatError) as info:
+        load(saved)
+    assert str(info.value) == (
+        f"sk_mnist model file '{saved}': sk_mnist.PixelScaler {message}"
     )
