@@ -1330,3 +1330,196 @@ def test_a_checked_transformer_that_transforms_wrongly_is_named(
     assert str(info.value) == (
         f"sk_mnist model file '{saved}': sk_mnist.PixelScaler {message}"
     )
+
+
+# --- skops members: each check's bound and whole message, on a small PCA pipeline
+
+
+def _skops_member_refusal(tmp_path, change, max_bytes=None):
+    """``load``'s message for the PCA pipeline with its skops member changed."""
+    changed = _with_skops_member(_pca_then_logistic_regression(tmp_path), change)
+    with pytest.raises(ModelFormatError) as info:
+        load(changed, max_bytes=max_bytes)
+    prefix = f"sk_mnist model file '{changed}': "
+    assert str(info.value).startswith(prefix)
+    return str(info.value).removeprefix(prefix)
+
+
+def _inner_total(skops_bytes):
+    with zipfile.ZipFile(io.BytesIO(skops_bytes)) as inner:
+        return sum(info.file_size for info in inner.infolist())
+
+
+def _declare_total(total):
+    """The skops member with its schema's declared size making ``total`` in all."""
+
+    def declare(skops_bytes):
+        schema = len(_unzip(skops_bytes)["schema.json"])
+        size = total - (_inner_total(skops_bytes) - schema)
+        return _declare_size(skops_bytes, "schema.json", size)
+
+    return declare
+
+
+def test_a_skops_member_unpacking_past_max_bytes_is_refused_at_the_limit(tmp_path):
+    limit = 2**30  # load's default
+    over = _skops_member_refusal(tmp_path, _declare_total(limit + 1))
+    assert over == (
+        f"the skops member 'skops-0.skops' unpacks to {limit + 1} bytes, more than "
+        f"the limit of {limit}; pass load(..., max_bytes=...) to read a bigger model "
+        "from a file you trust to be one."
+    )
+    at = _skops_member_refusal(tmp_path, _declare_total(limit))
+    assert at.startswith("the skops member 'skops-0.skops' has a schema of ")
+
+
+def test_a_skops_schema_past_its_limit_is_refused_at_the_limit(tmp_path):
+    saved = _pca_then_logistic_regression(tmp_path)
+    with zipfile.ZipFile(saved) as archive:
+        schema = len(_unzip(archive.read("skops-0.skops"))["schema.json"])
+    max_bytes = 64 * schema  # the schema's limit is max_bytes // 64
+    load(saved, max_bytes=max_bytes)
+    with pytest.raises(ModelFormatError) as info:
+        load(saved, max_bytes=max_bytes - 1)
+    assert str(info.value) == (
+        f"sk_mnist model file '{saved}': the skops member 'skops-0.skops' has a "
+        f"schema of {schema} bytes; the format allows {schema - 1} with "
+        f"max_bytes={max_bytes - 1}."
+    )
+
+
+def _schema(change):
+    def changed(skops_bytes):
+        members = _unzip(skops_bytes)
+        schema = json.loads(members["schema.json"])
+        change(schema)
+        return _zip({**members, "schema.json": json.dumps(schema).encode()})
+
+    return changed
+
+
+def _first_array(change):
+    def changed(skops_bytes):
+        members = _unzip(skops_bytes)
+        name = next(n for n in members if n.endswith(".npy"))
+        members[name] = change(members[name])
+        return _zip(members)
+
+    return changed
+
+
+def _npy_header(shape):
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": shape}
+    )
+    return header.getvalue()
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            _schema(lambda s: s.update(padding=json.loads("[" * 65 + "]" * 65))),
+            "the skops member 'skops-0.skops' has a schema nested more than 64 "
+            "levels deep.",
+        ),
+        (
+            _first_array(lambda npy: _npy_header((10**6, 10**6)) + b"\0" * 64),
+            "array 'skops-0.skops/{array}' claims shape (1000000, 1000000) of "
+            "float64 (8000000000000 bytes), but holds 64 bytes.",
+        ),
+        (
+            _first_array(lambda npy: _npy_header((3,)) + b"\0" * 16),
+            "array 'skops-0.skops/{array}' claims shape (3,) of float64 (24 bytes), "
+            "but holds 16 bytes.",
+        ),
+        (
+            _first_array(lambda npy: b"\x93NUMPY\x09\x00" + npy[8:]),
+            "array 'skops-0.skops/{array}' has a malformed header (.npy format "
+            "version (9, 0) is not supported).",
+        ),
+    ],
+    ids=["nested", "trillion-elements", "short-array", "bad-version"],
+)
+def test_a_skops_members_schema_and_arrays_are_checked_before_skops_reads_them(
+    tmp_path, monkeypatch, change, message
+):
+    def unread(*args, **kwargs):
+        raise AssertionError("skops read a member that should have been refused")
+
+    import skops.io
+
+    monkeypatch.setattr(skops.io, "loads", unread)
+    saved = _pca_then_logistic_regression(tmp_path)
+    with zipfile.ZipFile(saved) as archive:
+        members = _unzip(archive.read("skops-0.skops"))
+    array = next(n for n in members if n.endswith(".npy"))  # its name varies
+    changed = _with_skops_member(saved, change)
+    with pytest.raises(ModelFormatError) as info:
+        load(changed)
+    assert str(info.value) == (
+        f"sk_mnist model file '{changed}': {message.format(array=array)}"
+    )
+
+
+def test_a_manifest_naming_a_skops_member_that_is_not_there_is_refused(saved):
+    def misname(manifest):
+        manifest["estimator"]["steps"][0][1] = {"class": "skops", "member": "x"}
+
+    changed = _rewrite(saved, misname)
+    with pytest.raises(ModelFormatError) as info:
+        load(changed)
+    assert str(info.value) == (
+        f"sk_mnist model file '{changed}': bad member reference 'x'."
+    )
+
+
+def test_a_skops_member_holding_no_estimator_is_refused_by_its_type(tmp_path):
+    import skops.io
+
+    message = _skops_member_refusal(
+        tmp_path, lambda skops_bytes: skops.io.dumps({"not": "an estimator"})
+    )
+    assert message == (
+        "the skops member 'skops-0.skops' holds a dict, not an estimator."
+    )
+
+
+def test_what_skops_cannot_persist_is_refused_with_skops_reason(tmp_path):
+    scaler = StandardScaler().fit(np.eye(2))
+    scaler.rows_ = (row for row in range(3))  # a generator
+    with pytest.raises(TypeError) as info:
+        dump(scaler, tmp_path / "s.skmnist")
+    assert str(info.value) == (
+        "sk_mnist.dump cannot store the estimator (a StandardScaler): skops cannot "
+        "persist it (TypeError: cannot pickle 'generator' object). Use "
+        "pickle/joblib for files you trust."
+    )
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_network_load_would_refuse_is_not_written(blobs, tmp_path):
+    X, y = blobs
+    clf = MNISTClassifier(hidden_units=4, epochs=1, random_state=0).fit(X, y)
+    clf.model_ = keras.Sequential(
+        [keras.Input((8,)), keras.layers.Dropout(0.5), keras.layers.Dense(4)]
+    )
+    with pytest.raises(TypeError) as info:
+        dump(clf, tmp_path / "clf.skmnist")
+    message = str(info.value)
+    assert message.startswith("sk_mnist.dump cannot store this network: ")
+    assert message.endswith(
+        " load reads only the networks MNISTClassifier builds with Keras' built-in "
+        "activations, optimizers, losses and metrics (sk_mnist._keras_config lists "
+        "them). Use pickle/joblib for files you trust."
+    )
+    assert not list(tmp_path.iterdir())
+
+
+def test_dump_leaves_nothing_in_the_working_folder(pipe, tmp_path, monkeypatch):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    dump(pipe, tmp_path / "model.skmnist")
+    assert not list(work.iterdir())
