@@ -715,14 +715,48 @@ def test_an_array_header_claiming_a_trillion_elements(saved):
     _refused_quickly(_write_members(saved, members), "claims shape")
 
 
-def test_an_array_that_differs_from_the_manifest(saved):
+@pytest.mark.parametrize(
+    "array, found",
+    [
+        (np.arange(11, dtype=np.uint8), "shape (11,) and dtype |u1"),
+        (np.arange(10, dtype=np.int16), "shape (10,) and dtype <i2"),
+    ],
+    ids=["shape", "dtype"],
+)
+def test_an_array_that_differs_from_the_manifest(saved, array, found):
     members = _members(saved)
     manifest = json.loads(members["manifest.json"])
     classes = _classifier_node(manifest)["state"]["classes_"]["__ndarray__"]
     buffer = io.BytesIO()
-    np.save(buffer, np.arange(11))
+    np.save(buffer, array)
     members[classes] = buffer.getvalue()
-    _refused_quickly(_write_members(saved, members), "but the manifest says")
+    _refused_quickly(
+        _write_members(saved, members),
+        re.escape(
+            f"array '{classes}' has {found}, but the manifest says [10] and |u1."
+        ),
+    )
+
+
+@pytest.mark.parametrize("pixels", [1, 2])
+def test_a_pixel_scaler_of_one_or_two_features_round_trips(tmp_path, pixels):
+    scaler = PixelScaler().fit(np.zeros((2, pixels)))
+    assert load(dump(scaler, tmp_path / "s.skmnist")).n_features_in_ == pixels
+
+
+@pytest.mark.parametrize("width", ["6.0", "true"], ids=["float", "bool"])
+def test_a_skops_first_steps_width_that_is_no_int_is_refused(tmp_path, width):
+    changed = _with_skops_member(
+        _pca_then_logistic_regression(tmp_path), _set_width(width)
+    )
+    with pytest.raises(ModelFormatError) as info:
+        load(changed)
+    shown = {"6.0": "6.0", "true": "True"}[width]
+    assert str(info.value) == (
+        f"sk_mnist model file '{changed}': pca.n_features_in_ is {shown}; it must be "
+        "from 1 to 67108864 within the limit of 1073741824 bytes. Pass "
+        "load(..., max_bytes=...) to read a wider model from a file you trust."
+    )
 
 
 def test_a_member_declaring_a_huge_size_is_refused_before_decompressing(saved):
