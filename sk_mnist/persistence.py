@@ -244,6 +244,8 @@ _HINTS = {
     "class or an instance of one",
     "callbacks": "set_params(callbacks=None) after training",
     "activation": "use an activation's name, for example activation='relu'",
+    "memory": "set_params(memory=None) first: a cache of fitted transformers is "
+    "no part of the model",
 }
 
 

@@ -221,6 +221,17 @@ def test_what_cannot_be_stored_is_named_with_what_to_do_instead(tmp_path):
             "'], such as sparse matrices, which sk_mnist does not read. Use "
             "pickle/joblib for files you trust."
         ),
+        Pipeline([("scaler", PixelScaler())], memory="cache"): re.escape(
+            "sk_mnist.dump cannot store Pipeline.memory = 'cache' (of type str) "
+            f"{_SAFE_FORMAT_HOLDS}set_params(memory=None) first: a cache of fitted "
+            "transformers is no part of the model; or use pickle/joblib for files "
+            "you trust."
+        ),
+        Pipeline([("scaler", PixelScaler())], verbose=Fraction(1, 2)): re.escape(
+            "sk_mnist.dump cannot store Pipeline.verbose = Fraction(1, 2) (of type "
+            f"Fraction) {_SAFE_FORMAT_HOLDS}replace it with plain data; or use "
+            "pickle/joblib for files you trust."
+        ),
         Pipeline([("bag", BaggingClassifier(MNISTClassifier()))]): re.escape(
             "sk_mnist.dump cannot store the step 'bag': it holds an MNISTClassifier "
             "(estimator), which the safe format stores only alone or as a step of a "
