@@ -819,6 +819,89 @@ def test_a_weights_file_declaring_a_huge_array(saved, tmp_path):
     _refused_quickly(_write_members(saved, members), "bytes of weights, more than")
 
 
+def _with_weights_file(saved, tmp_path, change):
+    """A copy of ``saved`` whose network's weights file is ``change(path)``-ed."""
+    members = _members(saved)
+    network = next(n for n in members if n.startswith("network-"))
+    inner = _members(io.BytesIO(members[network]))
+    path = tmp_path / "weights.h5"
+    path.write_bytes(inner["model.weights.h5"])
+    change(path)
+    inner["model.weights.h5"] = path.read_bytes()
+    members[network] = _write_members(io.BytesIO(), inner).getvalue()
+    return _write_members(tmp_path / "changed.skmnist", members), network
+
+
+def _declared_weight_bytes(path):
+    import h5py
+
+    sizes = []
+    with h5py.File(path, "r") as weights:
+        weights.visititems(
+            lambda _, item: (
+                sizes.append(item.size * item.dtype.itemsize)
+                if isinstance(item, h5py.Dataset)
+                else None
+            )
+        )
+    return sum(sizes)
+
+
+@pytest.mark.parametrize("past_the_limit", [0, 4], ids=["at", "past"])
+def test_the_weights_bound_is_max_bytes_exactly(saved, tmp_path, past_the_limit):
+    """Declared, not written: 1 GiB in all costs the file a few bytes."""
+    import h5py
+
+    limit = 2**30  # load's default
+
+    def declare(path):
+        extra = limit + past_the_limit - _declared_weight_bytes(path)
+        with h5py.File(path, "a") as weights:
+            weights.create_dataset(
+                "extra", shape=(extra // 4,), dtype="f4", chunks=True
+            )
+
+    changed, network = _with_weights_file(saved, tmp_path, declare)
+    try:
+        load(changed)
+    except ModelFormatError as error:
+        refusal = str(error)
+    else:
+        refusal = ""
+    weights_refusal = (
+        f"sk_mnist model file '{changed}': the network {network!r} declares "
+        f"{limit + past_the_limit} bytes of weights, more than the limit of {limit}; "
+        "pass load(..., max_bytes=...) to read bigger models from files you trust."
+    )
+    if past_the_limit:
+        assert refusal == weights_refusal
+    else:
+        assert "bytes of weights" not in refusal
+
+
+def test_an_unreadable_weights_file_is_named(saved, tmp_path):
+    changed, network = _with_weights_file(
+        saved, tmp_path, lambda path: path.write_bytes(b"not HDF5")
+    )
+    with pytest.raises(ModelFormatError) as info:
+        load(changed)
+    assert re.fullmatch(
+        re.escape(
+            f"sk_mnist model file '{changed}': the network {network!r} has an "
+            "unreadable weights file (OSError: "
+        )
+        + r".*\)\.",
+        str(info.value),
+    ), str(info.value)
+
+
+def test_every_member_of_a_model_file_is_compressed(saved):
+    with zipfile.ZipFile(saved) as archive:
+        assert {info.compress_type for info in archive.infolist()} == {
+            zipfile.ZIP_DEFLATED
+        }
+
+
 # --- claimed sizes: checked against the limit and each other before allocating --
 
 
