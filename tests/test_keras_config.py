@@ -13,7 +13,14 @@ import keras
 import numpy as np
 import pytest
 
-from sk_mnist import MNISTClassifier, UnsafeModelFileError, _keras_config, dump, load
+from sk_mnist import (
+    MNISTClassifier,
+    ModelFormatError,
+    UnsafeModelFileError,
+    _keras_config,
+    dump,
+    load,
+)
 from sk_mnist.classifier import _keras_optimizer_names
 
 
@@ -380,3 +387,58 @@ def test_dump_refuses_a_network_that_load_would_refuse(fitted, tmp_path, monkeyp
     with pytest.raises(TypeError, match=r"config.layers\[1\].config.activation"):
         dump(fitted, tmp_path / "refused.skmnist")
     assert not (tmp_path / "refused.skmnist").exists()
+
+
+@pytest.mark.parametrize(
+    "member, text, message",
+    [
+        (
+            "config.json",
+            b"{",
+            "has a malformed configuration (JSONDecodeError: Expecting property name "
+            "enclosed in double quotes: line 1 column 2 (char 1)).",
+        ),
+        (
+            "config.json",
+            b"[" * 65 + b"]" * 65,
+            "has a malformed configuration (ValueError: nested too deeply).",
+        ),
+        (
+            "metadata.json",
+            b"{",
+            "has a malformed metadata.json (JSONDecodeError: Expecting property name "
+            "enclosed in double quotes: line 1 column 2 (char 1)).",
+        ),
+    ],
+    ids=["config-no-json", "config-too-deep", "metadata-no-json"],
+)
+def test_a_network_member_that_is_no_json_is_named(
+    saved, tmp_path, no_keras_loader, member, text, message
+):
+    path = _with_network(saved, tmp_path, inner_extra={member: text})
+    with pytest.raises(ModelFormatError) as info:
+        load(path)
+    assert type(info.value) is ModelFormatError
+    network = next(n for n in _members(saved.read_bytes()) if n.startswith("network-"))
+    assert str(info.value) == (
+        f"sk_mnist model file '{path}': the network {network!r} {message}"
+    )
+
+
+@pytest.mark.parametrize(
+    "metadata, path, message",
+    [
+        ([], "", "the configuration: expected an object, got []."),
+        (
+            {"date_saved": "today", "extra": "x"},
+            "extra",
+            "extra: unknown key 'extra'; MNISTClassifier's network has only "
+            f"{sorted(_keras_config.METADATA_KEYS)} here.",
+        ),
+    ],
+    ids=["no-object", "unknown-key"],
+)
+def test_a_metadata_refusal_names_its_place(metadata, path, message):
+    with pytest.raises(_keras_config.RefusedConfig) as info:
+        _keras_config.check_metadata(metadata)
+    assert (info.value.path, str(info.value)) == (path, message)

@@ -1651,3 +1651,19 @@ def test_dump_leaves_nothing_in_the_working_folder(pipe, tmp_path, monkeypatch):
     monkeypatch.chdir(work)
     dump(pipe, tmp_path / "model.skmnist")
     assert not list(work.iterdir())
+
+
+def test_the_networks_weight_count_bound_is_max_bytes_exactly(data, tmp_path):
+    """24 bytes a weight: in float64, with up to two optimizer slots each."""
+    X, y, _ = data
+    clf = MNISTClassifier(hidden_units=64, epochs=1, random_state=0)
+    saved = dump(clf.fit(_scaled(X[:100]), y[:100]), tmp_path / "clf.skmnist")
+    weights = (784 + 1) * 64 + (64 + 1) * 10
+    assert load(saved, max_bytes=24 * weights).initialized_
+    with pytest.raises(ModelFormatError) as info:
+        load(saved, max_bytes=24 * weights - 1)
+    assert str(info.value) == (
+        f"sk_mnist model file '{saved}': the network 'network-0.keras' declares "
+        f"{weights} weights, more than the limit of {24 * weights - 1} bytes holds; "
+        "pass load(..., max_bytes=...) to read bigger models from files you trust."
+    )
