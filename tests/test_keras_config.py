@@ -12,6 +12,7 @@ import zipfile
 import keras
 import numpy as np
 import pytest
+from test_persistence import _declare_size
 
 from sk_mnist import (
     MNISTClassifier,
@@ -442,3 +443,83 @@ def test_a_metadata_refusal_names_its_place(metadata, path, message):
     with pytest.raises(_keras_config.RefusedConfig) as info:
         _keras_config.check_metadata(metadata)
     assert (info.value.path, str(info.value)) == (path, message)
+
+
+# --- The network member's own bounds, each at and past its limit ------------------
+
+
+def _network_name(saved):
+    return next(n for n in _members(saved.read_bytes()) if n.startswith("network-"))
+
+
+def _with_network_bytes(saved, tmp_path, change):
+    """A copy of ``saved`` whose network member's bytes are ``change(bytes)``."""
+    members = _members(saved.read_bytes())
+    network = _network_name(saved)
+    members[network] = change(members[network])
+    path = tmp_path / "changed.skmnist"
+    path.write_bytes(_zip(members))
+    return path
+
+
+def _refusal(path, **load_options):
+    try:
+        load(path, **load_options)
+    except ModelFormatError as error:
+        return str(error).removeprefix(f"sk_mnist model file '{path}': ")
+    return ""
+
+
+def test_a_network_that_is_no_zip_is_named(saved, tmp_path, no_keras_loader):
+    path = _with_network_bytes(saved, tmp_path, lambda data: b"not a zip")
+    assert _refusal(path) == (
+        f"the network {_network_name(saved)!r} is not a Keras archive (File is not a "
+        "zip file)."
+    )
+
+
+@pytest.mark.parametrize("past_the_limit", [0, 1], ids=["at", "past"])
+def test_a_network_declaring_more_than_max_bytes_is_refused_past_it(
+    saved, tmp_path, past_the_limit
+):
+    """Only the declared size changes: the file at the limit loads."""
+    limit = 2**30  # load's default
+
+    def declare(data):
+        inner = _members(data)
+        others = sum(len(v) for k, v in inner.items() if k != "model.weights.h5")
+        size = limit + past_the_limit - others
+        return _declare_size(data, "model.weights.h5", size)
+
+    refusal = _refusal(_with_network_bytes(saved, tmp_path, declare))
+    network = _network_name(saved)
+    if past_the_limit:
+        assert refusal == (
+            f"the network {network!r} unpacks to {limit + 1} bytes, more than the "
+            f"limit of {limit}; pass load(..., max_bytes=...) to read bigger models "
+            "from files you trust to be models."
+        )
+    else:
+        assert refusal == ""
+
+
+@pytest.mark.parametrize("member", ["config.json", "metadata.json"])
+def test_a_networks_json_members_are_bounded_at_their_limit(saved, tmp_path, member):
+    """Each may hold max_bytes // 64 bytes of JSON, as the manifest may."""
+
+    def pad(data):
+        inner = _members(data)
+        if member == "metadata.json":  # bigger than config.json, still valid
+            metadata = json.loads(inner[member])
+            metadata["keras_version"] += " " * len(inner["config.json"])
+            inner[member] = json.dumps(metadata).encode()
+        return _zip(inner)
+
+    path = _with_network_bytes(saved, tmp_path, pad)
+    size = len(_members(_members(path.read_bytes())[_network_name(saved)])[member])
+    assert _refusal(path, max_bytes=64 * size) == ""
+    what = {"config.json": "configuration", "metadata.json": "metadata.json"}[member]
+    assert _refusal(path, max_bytes=64 * size - 1) == (
+        f"the network {_network_name(saved)!r} has a {what} of {size} bytes; the "
+        f"format allows {size - 1} with max_bytes={64 * size - 1}."
+    )
