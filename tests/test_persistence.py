@@ -1305,7 +1305,16 @@ def test_every_kind_of_value_the_format_holds_comes_back_as_it_went(value):
         [1, {"a": object()}],
         keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.9),
     ],
-    ids=repr,
+    ids=[
+        "complex-array",
+        "complex-scalar",
+        "mixed-objects",
+        "bytes",
+        "structured-dtype",
+        "complex-dtype",
+        "object-in-a-list",
+        "schedule",
+    ],
 )
 def test_values_the_format_does_not_hold_are_refused_by_name(value):
     with pytest.raises(TypeError) as refused:
@@ -1420,7 +1429,9 @@ def test_a_step_that_cannot_transform_a_row_is_named_with_its_error(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "function, shape", [(np.ravel, "(6,)"), (np.atleast_3d, "(1, 6, 1)")]
+    "function, shape",
+    [(np.ravel, "(6,)"), (np.atleast_3d, "(1, 6, 1)")],
+    ids=["ravel", "atleast_3d"],
 )
 def test_a_step_transforming_a_row_to_another_shape_is_refused(
     tmp_path, function, shape
