@@ -201,6 +201,11 @@ def test_what_cannot_be_stored_is_named_with_what_to_do_instead(tmp_path):
             f"Fraction(1, 3) (of type Fraction) {_SAFE_FORMAT_HOLDS}replace it with "
             "plain data; or use pickle/joblib for files you trust."
         ),
+        MNISTClassifier(callbacks=[]): re.escape(
+            "sk_mnist.dump cannot store sk_mnist.MNISTClassifier.callbacks = [] (of "
+            f"type list) {_SAFE_FORMAT_HOLDS}set_params(callbacks=None) after "
+            "training; or use pickle/joblib for files you trust."
+        ),
         MNISTClassifier(callbacks=[keras.callbacks.EarlyStopping()]): (
             re.escape(
                 "sk_mnist.dump cannot store sk_mnist.MNISTClassifier.callbacks = <"
@@ -1656,12 +1661,48 @@ def test_a_network_load_would_refuse_is_not_written(blobs, tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-def test_dump_leaves_nothing_in_the_working_folder(pipe, tmp_path, monkeypatch):
+def test_dump_and_load_leave_nothing_in_the_working_folder(pipe, tmp_path, monkeypatch):
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
-    dump(pipe, tmp_path / "model.skmnist")
+    load(dump(pipe, tmp_path / "model.skmnist"))
     assert not list(work.iterdir())
+
+
+def test_keras_reads_the_network_in_safe_mode_even_when_unsafe_is_enabled(
+    saved, monkeypatch
+):
+    """A second wall behind the configuration check, whatever the process allows."""
+    calls = []
+    load_model = keras.saving.load_model
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return load_model(*args, **kwargs)
+
+    from keras.src.backend.common import global_state
+
+    monkeypatch.setattr(keras.saving, "load_model", spy)
+    before = global_state.get_global_attribute("safe_mode_saving")
+    keras.config.enable_unsafe_deserialization()
+    try:
+        load(saved)
+    finally:
+        global_state.set_global_attribute("safe_mode_saving", before)
+    assert calls == [{"safe_mode": True}]
+
+
+def test_what_keras_refuses_is_named_as_unsafe_or_broken(saved, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise ValueError("no")
+
+    monkeypatch.setattr(keras.saving, "load_model", refuse)
+    with pytest.raises(UnsafeModelFileError) as info:
+        load(saved)
+    assert str(info.value) == (
+        f"sk_mnist model file '{saved}': the network 'network-0.keras' was refused "
+        "by Keras' safe mode or is broken (ValueError: no)."
+    )
 
 
 def test_the_networks_weight_count_bound_is_max_bytes_exactly(data, tmp_path):
