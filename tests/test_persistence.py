@@ -98,6 +98,15 @@ def test_pipeline_round_trip_predicts_identically(pipe, saved, data):
     np.testing.assert_array_equal(loaded.predict(X_test), pipe.predict(X_test))
 
 
+def test_the_training_history_comes_back(pipe, saved):
+    history = pipe.named_steps["classifier"].history_
+    loaded = load(saved).named_steps["classifier"].history_
+    assert sorted(history) == sorted(loaded) == ["accuracy", "loss"]
+    assert {key: list(map(float, values)) for key, values in history.items()} == {
+        key: list(values) for key, values in loaded.items()
+    }
+
+
 def test_loaded_classifier_keeps_training(saved, data):
     X, y, X_test = data
     X, X_test = X.reshape(len(X), -1) / 255, X_test.reshape(len(X_test), -1) / 255
@@ -195,7 +204,14 @@ _SAFE_FORMAT_HOLDS = (
 
 def test_what_cannot_be_stored_is_named_with_what_to_do_instead(tmp_path):
     sparse = SparseRandomProjection(4, random_state=0).fit(np.ones((3, 8)))
+    edited = PixelScaler().fit(np.zeros((2, 4)))
+    edited.ratio_ = Fraction(1, 3)  # a fitted attribute of no kind the format holds
     refused = {
+        edited: re.escape(
+            "sk_mnist.dump cannot store sk_mnist.PixelScaler.ratio_ = Fraction(1, 3) "
+            f"(of type Fraction) {_SAFE_FORMAT_HOLDS}replace it with plain data; or "
+            "use pickle/joblib for files you trust."
+        ),
         MNISTClassifier(class_weight={0: Fraction(1, 3)}): re.escape(
             "sk_mnist.dump cannot store sk_mnist.MNISTClassifier.class_weight = "
             f"Fraction(1, 3) (of type Fraction) {_SAFE_FORMAT_HOLDS}replace it with "
