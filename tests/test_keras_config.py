@@ -12,7 +12,7 @@ import zipfile
 import keras
 import numpy as np
 import pytest
-from test_persistence import _declare_size
+from test_persistence import _declare_size, _refusal
 
 from sk_mnist import (
     MNISTClassifier,
@@ -460,14 +460,6 @@ def _with_network_bytes(saved, tmp_path, change):
     path = tmp_path / "changed.skmnist"
     path.write_bytes(_zip(members))
     return path
-
-
-def _refusal(path, **load_options):
-    try:
-        load(path, **load_options)
-    except ModelFormatError as error:
-        return str(error).removeprefix(f"sk_mnist model file '{path}': ")
-    return ""
 
 
 def test_a_network_that_is_no_zip_is_named(saved, tmp_path, no_keras_loader):

@@ -1495,6 +1495,17 @@ def test_a_checked_transformer_that_transforms_wrongly_is_named(
 # --- skops members: each check's bound and whole message, on a small PCA pipeline
 
 
+def _refusal(path, **load_options):
+    """``load``'s message for ``path`` without the file's name, or "" if it loads."""
+    try:
+        load(path, **load_options)
+    except ModelFormatError as error:
+        prefix = f"sk_mnist model file '{path}': "
+        assert str(error).startswith(prefix)
+        return str(error).removeprefix(prefix)
+    return ""
+
+
 def _skops_member_refusal(tmp_path, change, max_bytes=None):
     """``load``'s message for the PCA pipeline with its skops member changed."""
     changed = _with_skops_member(_pca_then_logistic_regression(tmp_path), change)
@@ -1616,23 +1627,14 @@ def test_a_skops_members_schema_and_arrays_are_checked_before_skops_reads_them(
         members = _unzip(archive.read("skops-0.skops"))
     array = next(n for n in members if n.endswith(".npy"))  # its name varies
     changed = _with_skops_member(saved, change)
-    with pytest.raises(ModelFormatError) as info:
-        load(changed)
-    assert str(info.value) == (
-        f"sk_mnist model file '{changed}': {message.format(array=array)}"
-    )
+    assert _refusal(changed) == message.format(array=array)
 
 
 def test_a_manifest_naming_a_skops_member_that_is_not_there_is_refused(saved):
     def misname(manifest):
         manifest["estimator"]["steps"][0][1] = {"class": "skops", "member": "x"}
 
-    changed = _rewrite(saved, misname)
-    with pytest.raises(ModelFormatError) as info:
-        load(changed)
-    assert str(info.value) == (
-        f"sk_mnist model file '{changed}': bad member reference 'x'."
-    )
+    assert _refusal(_rewrite(saved, misname)) == "bad member reference 'x'."
 
 
 def test_a_skops_member_holding_no_estimator_is_refused_by_its_type(tmp_path):
