@@ -109,7 +109,7 @@ def test_the_training_history_comes_back(pipe, saved):
 
 def test_loaded_classifier_keeps_training(saved, data):
     X, y, X_test = data
-    X, X_test = X.reshape(len(X), -1) / 255, X_test.reshape(len(X_test), -1) / 255
+    X, X_test = _scaled(X), _scaled(X_test)
     clf = load(saved).named_steps["classifier"]
     before = clf.predict_proba(X_test)
     clf.set_params(warm_start=True, epochs=1).fit(X, y)
@@ -1406,23 +1406,23 @@ def _pca_then_logistic_regression(tmp_path):
     return dump(pipeline.fit(X, np.arange(30) % 2), tmp_path / "p.skmnist")
 
 
-def _skops_state(change):
-    """A change of a skops member: ``change(state)`` on its estimator's state."""
+def _schema(change):
+    """A change of a skops member: ``change(schema)`` on its parsed schema.json."""
 
     def changed(skops_bytes):
         members = _unzip(skops_bytes)
         schema = json.loads(members["schema.json"])
-        change(schema["content"]["content"])
+        change(schema)
         return _zip({**members, "schema.json": json.dumps(schema).encode()})
 
     return changed
 
 
 def _set_width(width):
-    def change(state):
-        state["n_features_in_"]["content"] = str(width)
+    def change(schema):  # the estimator's state, its width as skops writes it
+        schema["content"]["content"]["n_features_in_"]["content"] = str(width)
 
-    return _skops_state(change)
+    return _schema(change)
 
 
 def test_a_skops_first_step_claiming_a_huge_width_is_refused_by_its_step(tmp_path):
@@ -1557,16 +1557,6 @@ def test_a_skops_schema_past_its_limit_is_refused_at_the_limit(tmp_path):
         f"schema of {schema} bytes; the format allows {schema - 1} with "
         f"max_bytes={max_bytes - 1}."
     )
-
-
-def _schema(change):
-    def changed(skops_bytes):
-        members = _unzip(skops_bytes)
-        schema = json.loads(members["schema.json"])
-        change(schema)
-        return _zip({**members, "schema.json": json.dumps(schema).encode()})
-
-    return changed
 
 
 def _first_array(change):
