@@ -26,6 +26,7 @@ TESTS = Path(__file__).parent
 OTHER_BACKEND_TESTS = [
     "test_checkpoint.py",
     "test_classifier.py",
+    "test_forward.py",
     "test_persistence.py",
     "test_reliability.py",
 ]

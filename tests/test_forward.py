@@ -152,18 +152,132 @@ def test_one_row_alone_differs_where_openblas_changes_kernel():
     assert not np.array_equal(x[:1] @ w, (x @ w)[:1])
 
 
-def test_predict_follows_weights_set_on_the_keras_model(mnist_small, rows):
+@pytest.mark.parametrize("n_rows", [1, 5])  # padded, its zero pixels left out; not
+def test_predict_follows_weights_set_on_the_keras_model(mnist_small, rows, n_rows):
     clf = _fitted(mnist_small)
-    before = clf.predict_proba(rows[:5])
+    before = clf.predict_proba(rows[:n_rows])
     weights = clf.model_.get_weights()
     clf.model_.set_weights([w * 1.5 for w in weights])
-    after = clf.predict_proba(rows[:5])
+    after = clf.predict_proba(rows[:n_rows])
     assert not np.allclose(before, after)
     np.testing.assert_allclose(
-        after, clf.model_.predict(rows[:5], verbose=0), rtol=0, atol=2e-6
+        after, clf.model_.predict(rows[:n_rows], verbose=0), rtol=0, atol=2e-6
     )
     clf.model_.set_weights(weights)
-    np.testing.assert_array_equal(clf.predict_proba(rows[:5]), before)
+    np.testing.assert_array_equal(clf.predict_proba(rows[:n_rows]), before)
+
+
+def _spy_on_left_out_inputs(monkeypatch):
+    """The number of inputs each call of ``product_of_inputs`` keeps."""
+    kept, product_of_inputs = [], _forward.product_of_inputs
+
+    def spy(rows, kernel, inputs):
+        kept.append(len(inputs))
+        return product_of_inputs(rows, kernel, inputs)
+
+    monkeypatch.setattr(_forward, "product_of_inputs", spy)
+    return kept
+
+
+def test_a_short_batch_leaves_out_the_pixels_zero_in_all_its_rows(
+    mnist_small, rows, monkeypatch
+):
+    # A batch shorter than the first layer's exact rows multiplies only the
+    # kernel rows of its nonzero pixels (a fifth of an MNIST image's): the same
+    # sums, bit for bit, as in a long batch. The hidden layer takes all inputs.
+    clf = _fitted(mnist_small, hidden_units=512)
+    forward = forward_pass(clf.model_)
+    assert forward._fewest_rows == [4, 4]
+    blank = np.zeros((1, 784), np.float32)
+    whole = forward(np.concatenate([rows, blank]))
+    kept = _spy_on_left_out_inputs(monkeypatch)
+    for start, stop in [(0, 1), (5, 8), (4299, 4300), (4300, 4301)]:
+        np.testing.assert_array_equal(
+            forward(np.concatenate([rows, blank])[start:stop]), whole[start:stop]
+        )
+    expected = [np.count_nonzero(rows[0]), np.count_nonzero(rows[5:8].any(axis=0))]
+    assert kept == expected + [np.count_nonzero(rows[4299]), 0]
+    assert 0 < max(kept) < 784 // 2
+    forward(rows[:4])  # as many rows as an exact product: none left out
+    assert len(kept) == 4
+
+
+@pytest.mark.parametrize("n_nonzero, left_out", [(392, True), (393, False)])
+def test_inputs_are_left_out_while_at_most_half_of_them_are_nonzero(
+    mnist_small, rows, monkeypatch, n_nonzero, left_out
+):
+    clf = _fitted(mnist_small)
+    forward = forward_pass(clf.model_)
+    row = np.zeros((1, 784), np.float32)
+    row[0, np.random.default_rng(0).choice(784, n_nonzero, replace=False)] = 0.5
+    whole = forward(np.concatenate([rows, row]))
+    kept = _spy_on_left_out_inputs(monkeypatch)
+    np.testing.assert_array_equal(forward(row), whole[-1:])
+    assert kept == ([n_nonzero] if left_out else [])
+
+
+def test_a_nan_weight_of_a_blank_pixel_gives_nan_alone_as_in_a_batch(mnist_small, rows):
+    # Zero times NaN is NaN: a kernel that is not all finite keeps every input.
+    # The forward pass checks the kernel once per value it reads: it keeps the
+    # kernel it checked, so an assignment gives the variable another buffer.
+    clf = _fitted(mnist_small)
+    forward = forward_pass(clf.model_)
+    forward(rows[:1])  # the kernel is checked: finite
+    kernel = clf.model_.layers[0].kernel
+    values = keras.ops.convert_to_numpy(kernel)
+    assert not rows[:, 0].any()  # the top left pixel is blank in every image
+    values[0] = np.nan
+    kernel.assign(values)
+    alone = forward(rows[:1])
+    assert np.isnan(alone).all()
+    np.testing.assert_array_equal(alone, forward(rows)[:1])
+    values[0] = 0
+    kernel.assign(values)
+    assert np.isfinite(forward(rows[:1])).all()
+
+
+class _FakeProducts:
+    """Float64 products, made to differ where one BLAS call has ``differs_at`` terms."""
+
+    def __init__(self, monkeypatch, differs_at):
+        self.differs_at, self.threads = differs_at, set()
+        fake = self
+
+        class OneThread:
+            def __enter__(self):
+                fake.one_thread = True
+
+            def __exit__(self, *exc_info):
+                fake.one_thread = False
+
+        self.one_thread = False
+        monkeypatch.setattr(_forward, "_one_blas_thread", OneThread())
+        monkeypatch.setattr(_forward, "product", self.product)
+        monkeypatch.setattr(_forward, "_ZERO_INPUTS", {})
+
+    def product(self, rows, kernel):
+        # Each piece of INNER_PIECE terms summed exactly, the pieces in float32.
+        self.threads.add(self.one_thread)
+        out = np.zeros((len(rows), kernel.shape[1]), np.float32)
+        for start in range(0, len(kernel), _forward.INNER_PIECE):
+            stop = start + _forward.INNER_PIECE
+            out += (rows[:, start:stop].astype(np.float64) @ kernel[start:stop]).astype(
+                np.float32
+            )
+        if len(kernel) == self.differs_at:
+            out += 1e-3
+        return out
+
+
+@pytest.mark.parametrize("differs_at", [None, 1, 43, 200, 255])
+def test_leaving_zero_inputs_out_is_probed_for_every_count_on_one_thread(
+    monkeypatch, differs_at
+):
+    # 300 inputs are pieces of 256 and 44 terms; a BLAS whose sums differ with
+    # the count of terms in a call, at any count a piece can keep, keeps them all.
+    fake = _FakeProducts(monkeypatch, differs_at)
+    assert _forward.zero_inputs_can_be_left_out(300, 8, 4) is (differs_at is None)
+    assert fake.threads == {True}
 
 
 def test_huge_logits_give_probabilities_not_nan(mnist_small, rows):
