@@ -200,6 +200,17 @@ def test_a_short_batch_leaves_out_the_pixels_zero_in_all_its_rows(
     assert 0 < max(kept) < 784 // 2
     forward(rows[:4])  # as many rows as an exact product: none left out
     assert len(kept) == 4
+    assert forward(blank).dtype == np.float32  # no input left: zeros, as float32
+
+
+def test_a_blank_image_through_one_layer_gives_float32_probabilities(rows):
+    # No input left: the product is zeros, in float32, as the long call's.
+    model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(10, "softmax")])
+    forward = forward_pass(model)
+    blank = np.zeros((1, 784), np.float32)
+    alone = forward(blank)
+    assert alone.dtype == np.float32
+    np.testing.assert_array_equal(alone, forward(np.concatenate([rows, blank]))[-1:])
 
 
 @pytest.mark.parametrize("n_nonzero, left_out", [(392, True), (393, False)])
@@ -241,6 +252,7 @@ class _FakeProducts:
 
     def __init__(self, monkeypatch, differs_at):
         self.differs_at, self.threads = differs_at, set()
+        self.dtypes, self.terms = set(), set()  # of every call
         fake = self
 
         class OneThread:
@@ -258,6 +270,8 @@ class _FakeProducts:
     def product(self, rows, kernel):
         # Each piece of INNER_PIECE terms summed exactly, the pieces in float32.
         self.threads.add(self.one_thread)
+        self.dtypes |= {rows.dtype, kernel.dtype}
+        self.terms.add(len(kernel))
         out = np.zeros((len(rows), kernel.shape[1]), np.float32)
         for start in range(0, len(kernel), _forward.INNER_PIECE):
             stop = start + _forward.INNER_PIECE
@@ -278,6 +292,9 @@ def test_leaving_zero_inputs_out_is_probed_for_every_count_on_one_thread(
     fake = _FakeProducts(monkeypatch, differs_at)
     assert _forward.zero_inputs_can_be_left_out(300, 8, 4) is (differs_at is None)
     assert fake.threads == {True}
+    assert fake.dtypes == {np.dtype(np.float32)}  # the products predict runs
+    if differs_at is None:  # every count of terms a call of either piece can have
+        assert fake.terms == set(range(1, 257)) | {300}
 
 
 def test_huge_logits_give_probabilities_not_nan(mnist_small, rows):
