@@ -247,6 +247,24 @@ def test_a_nan_weight_of_a_blank_pixel_gives_nan_alone_as_in_a_batch(mnist_small
     assert np.isfinite(forward(rows[:1])).all()
 
 
+def test_the_kernel_is_checked_once_per_value_read(mnist_small, rows, monkeypatch):
+    clf = _fitted(mnist_small)
+    forward = forward_pass(clf.model_)
+    shape, checked, isfinite = (784, 16), [], np.isfinite
+
+    def spy(values, *args, **kwargs):
+        checked.append(np.shape(values) == shape)
+        return isfinite(values, *args, **kwargs)
+
+    monkeypatch.setattr(np, "isfinite", spy)
+    for start in range(3):
+        forward(rows[start : start + 1])
+    assert checked.count(True) == 1
+    clf.model_.set_weights(clf.model_.get_weights())  # the same values, a new buffer
+    forward(rows[:1])
+    assert checked.count(True) == 2
+
+
 class _FakeProducts:
     """Float64 products, made to differ where one BLAS call has ``differs_at`` terms."""
 
@@ -295,6 +313,9 @@ def test_leaving_zero_inputs_out_is_probed_for_every_count_on_one_thread(
     assert fake.dtypes == {np.dtype(np.float32)}  # the products predict runs
     if differs_at is None:  # every count of terms a call of either piece can have
         assert fake.terms == set(range(1, 257)) | {300}
+    # Each shape is probed on its own: 40 inputs make no call of more terms.
+    exact_for_40 = differs_at is None or differs_at > 40
+    assert _forward.zero_inputs_can_be_left_out(40, 8, 4) is exact_for_40
 
 
 def test_huge_logits_give_probabilities_not_nan(mnist_small, rows):
