@@ -265,12 +265,11 @@ def test_the_kernel_is_checked_once_per_value_read(mnist_small, rows, monkeypatc
     assert checked.count(True) == 2
 
 
-class _FakeProducts:
-    """Float64 products, made to differ where one BLAS call has ``differs_at`` terms."""
+class _FakeBlasBase:
+    """A fake BLAS patched into ``_forward``: its ``product`` and one-thread context."""
 
-    def __init__(self, monkeypatch, differs_at):
-        self.differs_at, self.threads = differs_at, set()
-        self.dtypes, self.terms = set(), set()  # of every call
+    def __init__(self, monkeypatch):
+        self.one_thread = False
         fake = self
 
         class OneThread:
@@ -280,9 +279,17 @@ class _FakeProducts:
             def __exit__(self, *exc_info):
                 fake.one_thread = False
 
-        self.one_thread = False
         monkeypatch.setattr(_forward, "_one_blas_thread", OneThread())
         monkeypatch.setattr(_forward, "product", self.product)
+
+
+class _FakeProducts(_FakeBlasBase):
+    """Float64 products, made to differ where one BLAS call has ``differs_at`` terms."""
+
+    def __init__(self, monkeypatch, differs_at):
+        super().__init__(monkeypatch)
+        self.differs_at, self.threads = differs_at, set()
+        self.dtypes, self.terms = set(), set()  # of every call
         monkeypatch.setattr(_forward, "_ZERO_INPUTS", {})
 
     def product(self, rows, kernel):
@@ -387,24 +394,14 @@ def test_one_blas_thread_sets_numpys_blas_to_one_thread_and_back():
         assert numpys_threads() == [1]
 
 
-class _FakeBlas:
+class _FakeBlas(_FakeBlasBase):
     """A product whose sums change with the thread count or the rows per call."""
 
     def __init__(self, monkeypatch, exact_from_rows, one_thread_like_two=True):
-        self.dtypes, self.one_thread = set(), False
+        super().__init__(monkeypatch)
+        self.dtypes = set()
         self.exact_from_rows = exact_from_rows
         self.one_thread_like_two = one_thread_like_two
-        fake = self
-
-        class OneThread:
-            def __enter__(self):
-                fake.one_thread = True
-
-            def __exit__(self, *exc_info):
-                fake.one_thread = False
-
-        monkeypatch.setattr(_forward, "_one_blas_thread", OneThread())
-        monkeypatch.setattr(_forward, "product", self.product)
         monkeypatch.setattr(_forward, "_EXACT_ROWS", {})
 
     def product(self, rows, kernel):
