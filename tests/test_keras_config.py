@@ -515,3 +515,73 @@ def test_a_networks_json_members_are_bounded_at_their_limit(saved, tmp_path, mem
         f"the network {_network_name(saved)!r} has a {what} of {size} bytes; the "
         f"format allows {size - 1} with max_bytes={64 * size - 1}."
     )
+
+
+# --- A loss or metric MNISTClassifier does not write, refused with its place ----
+
+_LOSS = {
+    "module": "keras.losses",
+    "class_name": "CategoricalCrossentropy",
+    "config": {"name": "categorical_crossentropy", "label_smoothing": 0.0},
+    "registered_name": None,
+}
+_METRIC = {
+    "module": "keras.metrics",
+    "class_name": "CategoricalAccuracy",
+    "config": {"name": "categorical_accuracy", "dtype": "float32"},
+    "registered_name": None,
+}
+
+
+def _with_config(serialized, **config):
+    return serialized | {"config": serialized["config"] | config}
+
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("loss", 3, "compile_config.loss: expected a serialized Keras loss, got 3."),
+        (
+            "loss",
+            _function("builtins", "hinge2"),
+            "compile_config.loss.config: 'hinge2' is not a loss function "
+            "MNISTClassifier writes (one of ['binary_crossentropy', ",
+        ),
+        (
+            "loss",
+            _with_config(_LOSS, bogus=1),
+            "compile_config.loss.config.bogus: unknown key 'bogus'; "
+            "MNISTClassifier's network has only ['alpha', ",
+        ),
+        (
+            "loss",
+            _with_config(_LOSS, label_smoothing=float("inf")),
+            "compile_config.loss.config.label_smoothing: expected null, true, "
+            "false or a number, got inf.",
+        ),
+        (
+            "metrics",
+            ["accuracy2"],
+            "compile_config.metrics[0]: 'accuracy2' is not a metric name "
+            "MNISTClassifier writes "
+            "(one of ['acc', 'accuracy', 'ce', 'crossentropy']).",
+        ),
+        (
+            "metrics",
+            [_with_config(_METRIC, bogus=1)],
+            "compile_config.metrics[0].config.bogus: unknown key 'bogus'; "
+            "MNISTClassifier's network has only ['average', ",
+        ),
+    ],
+    ids=["not an object", "function", "key", "infinite", "name", "metric key"],
+)
+def test_a_loss_or_metric_it_does_not_write_is_refused_at_its_place(
+    key, value, message
+):
+    config = _config_of()
+    config["compile_config"][key] = _LOSS if key == "loss" else [_METRIC]
+    _keras_config.check_network_config(config)  # the class forms pass
+    config["compile_config"][key] = value
+    with pytest.raises(_keras_config.RefusedConfig) as info:
+        _keras_config.check_network_config(config)
+    assert str(info.value).startswith(message), str(info.value)
