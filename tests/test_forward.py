@@ -152,7 +152,7 @@ def test_one_row_alone_differs_where_openblas_changes_kernel():
     assert not np.array_equal(x[:1] @ w, (x @ w)[:1])
 
 
-@pytest.mark.parametrize("n_rows", [1, 5])  # padded, its zero pixels left out; not
+@pytest.mark.parametrize("n_rows", [1, 5])  # 1: padded, blank pixels left out
 def test_predict_follows_weights_set_on_the_keras_model(mnist_small, rows, n_rows):
     clf = _fitted(mnist_small)
     before = clf.predict_proba(rows[:n_rows])
@@ -284,7 +284,7 @@ class _FakeBlasBase:
 
 
 class _FakeProducts(_FakeBlasBase):
-    """Float64 products, made to differ where one BLAS call has ``differs_at`` terms."""
+    """Exact piece sums, made to differ where one BLAS call has ``differs_at`` terms."""
 
     def __init__(self, monkeypatch, differs_at):
         super().__init__(monkeypatch)
