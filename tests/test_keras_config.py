@@ -560,6 +560,17 @@ def _with_config(serialized, **config):
             "false or a number, got inf.",
         ),
         (
+            "loss",
+            _with_config(_LOSS, axis=[-1, True]),
+            "compile_config.loss.config.axis[1]: expected a number or a string, "
+            "got True.",
+        ),
+        (
+            "loss",
+            _with_config(_LOSS, reduction=1),
+            "compile_config.loss.config.reduction: expected a string, got 1.",
+        ),
+        (
             "metrics",
             ["accuracy2"],
             "compile_config.metrics[0]: 'accuracy2' is not a metric name "
@@ -573,7 +584,16 @@ def _with_config(serialized, **config):
             "MNISTClassifier's network has only ['average', ",
         ),
     ],
-    ids=["not an object", "function", "key", "infinite", "name", "metric key"],
+    ids=[
+        "not an object",
+        "function",
+        "key",
+        "infinite",
+        "list item",
+        "string",
+        "name",
+        "metric key",
+    ],
 )
 def test_a_loss_or_metric_it_does_not_write_is_refused_at_its_place(
     key, value, message
