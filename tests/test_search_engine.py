@@ -902,3 +902,68 @@ def test_continue_and_score_continues_a_kept_network(blobs):
     assert same is network and third["fit_time"] == 0.0
     assert third["test_scores"] == second["test_scores"]
     assert third["n_test_samples"] == len(test) and "train_scores" not in third
+
+
+class CountingCallback:
+    """A scikit-learn callback (``set_callbacks``) that counts the fit tasks."""
+
+    def __init__(self):
+        self.ended = 0
+
+    def setup(self, *args, **kwargs):
+        pass
+
+    def teardown(self, *args, **kwargs):
+        pass
+
+    def on_fit_task_begin(self, *args, **kwargs):
+        pass
+
+    def on_fit_task_end(self, *args, **kwargs):
+        self.ended += 1
+
+
+def test_scikit_learn_callbacks_make_the_epoch_search_grid_search_cv(blobs, tmp_path):
+    X, y = blobs
+    settings = dict(cv=SPLIT, scoring="neg_log_loss", refit=False)
+    callback = CountingCallback()
+    search = EpochGridSearchCV(tiny(), EPOCHS, **settings).set_callbacks(callback)
+    with pytest.warns(UserWarning) as caught:
+        search.fit(X, y)
+    assert [str(w.message) for w in caught] == [
+        "EpochGridSearchCV does not run scikit-learn callbacks set with "
+        "set_callbacks; searching as GridSearchCV does, one fit per candidate."
+    ]
+    assert callback.ended > 0  # GridSearchCV's fit ran them
+    assert search.shared_fits_ == [[0], [1], [2]] and search.resumed_fits_ == 0
+    reference = GridSearchCV(tiny(), EPOCHS, **settings).fit(X, y)
+    assert_same_results(search, reference)
+    search.checkpoint = tmp_path / "search.ckpt"
+    with pytest.warns(UserWarning), pytest.raises(ValueError) as error:
+        search.fit(X, y)
+    assert str(error.value) == (
+        "EpochGridSearchCV keeps no checkpoint of a search with scikit-learn "
+        "callbacks; set checkpoint=None or remove them"
+    )
+    assert not search.checkpoint.exists()
+
+
+def test_scikit_learn_callbacks_make_halving_scikit_learns(blobs, monkeypatch):
+    X, y = blobs
+    settings = dict(factor=2, max_resources=2, cv=SPLIT, scoring="neg_log_loss",
+                    refit=False)  # fmt: skip
+    grid = {"batch_size": [8, 16]}
+    callback = CountingCallback()
+    search = EpochHalvingGridSearchCV(tiny(), grid, **settings)
+    epochs = count_epochs(monkeypatch)
+    with pytest.warns(UserWarning) as caught:
+        search.set_callbacks(callback).fit(X, y)
+    assert [str(w.message) for w in caught] == [
+        "EpochHalvingGridSearchCV does not run scikit-learn callbacks set with "
+        "set_callbacks; searching as scikit-learn does, each survivor trained "
+        "from scratch at each rung."
+    ]
+    assert callback.ended > 0
+    assert epochs == [1, 1, 2]  # the survivor from 0 to 2, as scikit-learn does
+    reference = HalvingGridSearchCV(tiny(), grid, resource="epochs", **settings)
+    assert_same_results(search, reference.fit(X, y))
