@@ -292,6 +292,14 @@ def _encode(value, writer, what):
         if as_object:
             if not all(isinstance(v, str) for v in value.ravel()):
                 raise _unsupported(what, value)
+            if any(v.endswith("\x00") for v in value.ravel()):
+                raise TypeError(
+                    f"sk_mnist.dump cannot store {what} = {value!r} (of type "
+                    "ndarray) in the safe format: a string in it ends in a NUL "
+                    "character ('\\x00'), which the format's NumPy strings drop. "
+                    "Remove the trailing NULs (labels.astype(str) gives the strings "
+                    "that would be stored), or use pickle/joblib for files you trust."
+                )
             value = value.astype(str)
         if value.dtype.kind not in "biufU":
             raise _unsupported(what, value)
