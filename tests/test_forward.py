@@ -1,6 +1,7 @@
 """The forward pass of predict: NumPy for the book's network, XLA otherwise."""
 
 import warnings
+import weakref
 
 import keras
 import numpy as np
@@ -80,8 +81,9 @@ def test_other_backends_predict_on_batch_in_blocks_of_32(mnist_small, rows, n_ro
     # A backend with no compiled path here (torch, say) predicts block by block:
     # blocks of exactly PREDICT_BLOCK rows, the last padded, the padding dropped.
     clf = _fitted(mnist_small, activation="gelu")
-    forward = CompiledForwardPass(clf.model_)
-    forward._compile = None  # what a backend other than TensorFlow and JAX gets
+    with pytest.MonkeyPatch.context() as patch:  # a backend it has no program for
+        patch.setattr(keras.backend, "backend", lambda: "torch")
+        forward = CompiledForwardPass(clf.model_)
     calls = []
     predict_on_batch = clf.model_.predict_on_batch
     clf.model_.predict_on_batch = lambda block: (
@@ -397,17 +399,22 @@ def test_one_blas_thread_sets_numpys_blas_to_one_thread_and_back():
 class _FakeBlas(_FakeBlasBase):
     """A product whose sums change with the thread count or the rows per call."""
 
-    def __init__(self, monkeypatch, exact_from_rows, one_thread_like_two=True):
+    def __init__(
+        self, monkeypatch, exact_from_rows, one_thread_like_two=True, differs_at=None
+    ):
         super().__init__(monkeypatch)
         self.dtypes = set()
         self.exact_from_rows = exact_from_rows
         self.one_thread_like_two = one_thread_like_two
+        self.differs_at = differs_at  # a count of rows whose calls differ
         monkeypatch.setattr(_forward, "_EXACT_ROWS", {})
 
     def product(self, rows, kernel):
         self.dtypes |= {rows.dtype, kernel.dtype}
         out = rows.astype(np.float64) @ kernel.astype(np.float64)
-        if self.one_thread and not self.one_thread_like_two:
+        if len(rows) == self.differs_at:
+            out[:, 0] += 1  # another kernel for this many rows, on any threads
+        elif self.one_thread and not self.one_thread_like_two:
             out[:, 0] += 1  # one thread's sums differ, even in a long call
         elif self.one_thread and len(rows) < self.exact_from_rows:
             out[:, 0] += 1  # short calls on one thread differ
@@ -424,10 +431,16 @@ class _FakeBlas(_FakeBlasBase):
         (0, False, 0),  # one thread's sums differ from two threads'
     ],
 )
+@pytest.mark.parametrize("differs_at", [None, 5, 11])
 def test_exact_rows_probes_float32_products_on_one_thread_and_more(
-    monkeypatch, exact_from_rows, one_thread_like_two, expected
+    monkeypatch, exact_from_rows, one_thread_like_two, expected, differs_at
 ):
-    fake = _FakeBlas(monkeypatch, exact_from_rows, one_thread_like_two)
+    # A count of rows whose calls differ is found among the counts tried with 4
+    # rows (4, 5 and 11: one more, and the rows a batch of twice as many plus 3
+    # has), so 4 does not hold; 8, 9 and 19 do.
+    if differs_at is not None and expected == 4:
+        expected = 8
+    fake = _FakeBlas(monkeypatch, exact_from_rows, one_thread_like_two, differs_at)
     assert _forward.exact_rows(64, 8) == expected
     assert fake.dtypes == {np.dtype(np.float32)}  # the products predict runs
 
@@ -454,6 +467,48 @@ def _small_dense_model():
             keras.layers.Dense(10, "softmax"),
         ]
     )
+
+
+def test_two_threads_first_calls_at_once_make_one_forward_pass(monkeypatch):
+    # The first thread makes the forward pass, under the network's lock, once the
+    # second has found none and waits for the lock: the second takes the first's.
+    import threading
+
+    model = _small_dense_model()
+    cache, looked_up, made = _forward._FORWARD_PASSES, set(), []
+    changed = threading.Condition()
+
+    class Cache(weakref.WeakKeyDictionary):
+        def get(self, key, default=None):
+            with changed:
+                looked_up.add(threading.get_ident())
+                changed.notify_all()
+            return cache.get(key, default)
+
+        def __setitem__(self, key, value):
+            cache[key] = value
+
+    of = DenseForwardPass.of.__func__
+
+    def of_once_both_looked(cls, network):
+        with changed:
+            assert changed.wait_for(lambda: len(looked_up) == 2, timeout=60)
+        made.append(of(cls, network))
+        return made[-1]
+
+    monkeypatch.setattr(_forward, "_FORWARD_PASSES", Cache())
+    monkeypatch.setattr(DenseForwardPass, "of", classmethod(of_once_both_looked))
+    found = []
+    threads = [
+        threading.Thread(target=lambda: found.append(forward_pass(model)))
+        for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(made) == 1
+    assert found == [made[0], made[0]]
 
 
 def test_one_forward_pass_and_one_lock_per_network():
