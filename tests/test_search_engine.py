@@ -981,11 +981,26 @@ def test_constructors_are_scikit_learns_with_a_checkpoint_and_without_resource()
     ours = EpochGridSearchCV(estimator, grid).get_params(deep=False)
     theirs = GridSearchCV(estimator, grid).get_params(deep=False)
     assert ours == {**theirs, "checkpoint": None}
-    for search, reference in [
-        (EpochHalvingGridSearchCV, HalvingGridSearchCV),
-        (EpochHalvingRandomSearchCV, HalvingRandomSearchCV),
+    # Every parameter passed on, none at its default.
+    settings = dict(scoring="accuracy", n_jobs=2, refit=False, cv=3, verbose=1,
+                    pre_dispatch="n_jobs", error_score=0.0,
+                    return_train_score=True)  # fmt: skip
+    ours = EpochGridSearchCV(estimator, grid, checkpoint="x.ckpt", **settings)
+    theirs = GridSearchCV(estimator, grid, **settings).get_params(deep=False)
+    assert ours.get_params(deep=False) == {**theirs, "checkpoint": "x.ckpt"}
+    settings = dict(factor=2, max_resources=5, min_resources=2,
+                    aggressive_elimination=True, cv=3, scoring="accuracy",
+                    refit=False, error_score=0.0, return_train_score=False,
+                    random_state=3, n_jobs=2, verbose=1)  # fmt: skip
+    for search, reference, more in [
+        (EpochHalvingGridSearchCV, HalvingGridSearchCV, {}),
+        (EpochHalvingRandomSearchCV, HalvingRandomSearchCV, {"n_candidates": 4}),
     ]:
         ours = search(estimator, grid).get_params(deep=False)
         theirs = reference(estimator, grid).get_params(deep=False)
+        del theirs["resource"]
+        assert ours == theirs, search
+        ours = search(estimator, grid, **settings, **more).get_params(deep=False)
+        theirs = reference(estimator, grid, **settings, **more).get_params(deep=False)
         del theirs["resource"]
         assert ours == theirs, search
