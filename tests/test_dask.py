@@ -676,3 +676,137 @@ def test_on_dask_runs_joblib_on_the_cluster_and_puts_everything_back(
         )
     assert "sk-mnist-fit-progress" not in plugins  # unregistered
     assert logger.level == level
+
+
+class _FakeDask:
+    """``distributed.Client`` and ``LocalCluster`` stand-ins recording what
+    ``_connect`` asks of them, and in which state of the process."""
+
+    def __init__(self, monkeypatch, refusal=None):
+        import logging
+
+        fake, self.calls, self.refusal = self, [], refusal
+        self.logger = logging.getLogger("distributed")
+
+        class Entered:
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc_info):
+                fake.calls.append(("exit", type(self).__name__))
+
+        class LocalCluster(Entered):
+            def __init__(self, **kwargs):
+                fake.calls.append(("cluster", kwargs))
+                fake.sigint = signal.getsignal(signal.SIGINT)
+                fake.level = fake.logger.level
+
+        class Client(Entered):
+            def __init__(self, address, **kwargs):
+                if fake.refusal is not None:
+                    raise fake.refusal
+                fake.calls.append(("client", address, kwargs))
+
+            def register_plugin(self, plugin, name):
+                fake.calls.append(("plugin", type(plugin).__name__, name))
+
+        import distributed as package  # what _connect imports them from
+
+        monkeypatch.setattr(package, "Client", Client)
+        monkeypatch.setattr(package, "LocalCluster", LocalCluster)
+
+
+def test_a_scheduler_is_reached_through_a_client_closed_with_the_block(monkeypatch):
+    from sk_mnist._dask import _connect
+
+    fake = _FakeDask(monkeypatch)
+    with contextlib.ExitStack() as stack:
+        client = _connect("tcp://h:8786", None, 7, stack)
+        assert fake.calls == [("client", "tcp://h:8786", {"timeout": 7})]
+    assert type(client).__name__ == "Client"
+    assert fake.calls[1:] == [("exit", "Client")]
+
+
+@pytest.mark.parametrize(
+    "refusal, address, why",
+    [
+        (
+            OSError("connection\n  refused"),
+            "tcp://h:1",
+            "within 7 s (connection refused)",
+        ),
+        (TimeoutError(), "tcp://h:1", "within 7 s (TimeoutError)"),
+        (ValueError("missing port number"), "no-port", "(missing port number)"),
+    ],
+)
+def test_a_scheduler_out_of_reach_is_one_clear_error(
+    monkeypatch, refusal, address, why
+):
+    from sk_mnist._dask import ClusterError, _connect
+
+    _FakeDask(monkeypatch, refusal)
+    with pytest.raises(ClusterError) as error, contextlib.ExitStack() as stack:
+        _connect(address, None, 7, stack)
+    assert str(error.value) == (
+        f"cannot reach a Dask scheduler at {address} {why}; expected the "
+        "address 'dask scheduler' prints, such as tcp://HOST:8786"
+    )
+    assert error.value.__cause__ is None and error.value.__suppress_context__
+
+
+def test_a_local_cluster_has_one_thread_a_worker_and_hides_dask_warnings(monkeypatch):
+    import logging
+
+    from sk_mnist._dask import _GROUP_PLUGIN, _connect
+
+    fake = _FakeDask(monkeypatch)
+    monkeypatch.delenv("DASK_LOGGING__DISTRIBUTED", raising=False)
+    fake.logger.setLevel(logging.INFO)
+    handler = signal.getsignal(signal.SIGINT)
+    with contextlib.ExitStack() as stack:
+        client = _connect(None, 3, 7, stack)
+        assert fake.calls == [
+            (
+                "cluster",
+                {
+                    "n_workers": 3,
+                    "threads_per_worker": 1,
+                    "processes": True,
+                    "dashboard_address": ":0",
+                },
+            ),
+            ("client", fake.calls[1][1], {}),
+            ("plugin", "_OwnProcessGroup", _GROUP_PLUGIN),
+        ]
+        assert type(fake.calls[1][1]).__name__ == "LocalCluster"  # its own cluster
+        assert fake.sigint is signal.SIG_IGN  # the workers inherit an ignored SIGINT
+        assert signal.getsignal(signal.SIGINT) is handler  # put back at once
+        assert fake.level == logging.ERROR == fake.logger.level
+        assert os.environ["DASK_LOGGING__DISTRIBUTED"] == "error"
+    assert type(client).__name__ == "Client"
+    assert fake.calls[3:] == [("exit", "Client"), ("exit", "LocalCluster")]
+    assert fake.logger.level == logging.INFO  # the user's level, put back
+
+
+def test_a_local_cluster_started_outside_the_main_thread_leaves_sigint_alone(
+    monkeypatch,
+):
+    from sk_mnist._dask import _connect
+
+    fake = _FakeDask(monkeypatch)
+    handler = signal.getsignal(signal.SIGINT)
+    failures = []
+
+    def connect():
+        try:
+            with contextlib.ExitStack() as stack:
+                _connect(None, 2, 7, stack)
+        except BaseException as exc:  # a signal call outside the main thread
+            failures.append(exc)
+
+    thread = threading.Thread(target=connect)
+    thread.start()
+    thread.join(timeout=60)
+    assert failures == []
+    assert fake.sigint is handler and signal.getsignal(signal.SIGINT) is handler
+    assert fake.calls[0][1]["n_workers"] == 2
