@@ -10,8 +10,10 @@ Each figure is the best of 7 timeit runs of 3000 calls (microseconds):
   through the bare ``ReadVariableOp`` that sk_mnist uses;
 - the products on copied weights alone, and after one TensorFlow op;
 - one image's p50 over 2000 calls as sk_mnist runs it (one BLAS thread, blank
-  pixels left out of the first layer's product), with two BLAS threads, and with
-  every pixel kept.
+  pixels left out of the first layer's product), with two BLAS threads, with
+  every pixel kept, with the four reads in one op (a traced ``tf.function`` of
+  them), and on copies of the weights with no read at all (what a cache of the
+  weights would cost, were there a way to tell it is stale).
 
     SK_MNIST_DATA=/path/to/mnist python benchmarks/one_image_parts.py
 """
@@ -71,21 +73,43 @@ def main():
     for name, function in parts.items():
         print(f"{name:36} {best(function):8.1f} us", flush=True)
 
+    # The four reads as one op: a traced function of them, run as one op.
+    from tensorflow.python.eager import context, execute
+
+    handles = [v.value for v in variables]
+    reads = tf.function(
+        lambda: [tf.raw_ops.ReadVariableOp(resource=h.handle, dtype=h.dtype)
+                 for h in handles]
+    ).get_concrete_function()  # fmt: skip
+    name = reads._inference_function.name.decode()
+    order = {id(v): i for i, v in enumerate(variables)}
+    last = []
+
+    def read_in_one_op(variable):
+        if order[id(variable)] == 0:  # the call's first read: all four at once
+            last[:] = execute.execute(
+                name, 4, reads.captured_inputs, (), context.context()
+            )
+        return last[order[id(variable)]]._numpy()
+
     images = X_test[:200]
-    settings = {  # label: (ONE_THREAD_ROWS, KEPT_INPUTS_SHARE)
-        "as sk_mnist runs it": (64, 0.5),
-        "two BLAS threads": (0, 0.5),
-        "every pixel kept": (64, 0.0),
+    settings = {  # label: (ONE_THREAD_ROWS, KEPT_INPUTS_SHARE, variable reader)
+        "as sk_mnist runs it": (64, 0.5, read),
+        "two BLAS threads": (0, 0.5, read),
+        "every pixel kept": (64, 0.0, read),
+        "4 reads in one function op": (64, 0.5, read_in_one_op),
+        "copies, no read (unsafe)": (64, 0.5, lambda v: copies[id(v)]),
     }
-    for label, (rows_on_one_thread, kept_share) in settings.items():
+    for label, (rows_on_one_thread, kept_share, reader) in settings.items():
         _forward.ONE_THREAD_ROWS = rows_on_one_thread
         _forward.KEPT_INPUTS_SHARE = kept_share
+        forward._read = reader
         times = []
         for i in range(2000):
             start = time.perf_counter()
             pipeline.predict(images[i % 200][None])
             times.append(time.perf_counter() - start)
-        print(f"one image p50, {label:24} {np.median(times) * 1e6:8.1f} us")
+        print(f"one image p50, {label:28} {np.median(times) * 1e6:8.1f} us")
 
 
 if __name__ == "__main__":
