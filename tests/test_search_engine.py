@@ -1004,3 +1004,37 @@ def test_constructors_are_scikit_learns_with_a_checkpoint_and_without_resource()
         theirs = reference(estimator, grid, **settings, **more).get_params(deep=False)
         del theirs["resource"]
         assert ours == theirs, search
+
+
+class FlushCounter:
+    """A stdout that keeps what is written and counts the flushes."""
+
+    def __init__(self):
+        self.text, self.flushes = "", 0
+
+    def write(self, text):
+        self.text += text
+
+    def flush(self):
+        self.flushes += 1
+
+
+def test_a_rungs_line_is_flushed_and_says_nan_when_every_fit_failed(monkeypatch):
+    search = EpochHalvingGridSearchCV(make_mnist_pipeline(), {})
+    search._prefix, search.n_resources_ = "classifier__", [1, 3]
+    candidates = [{"classifier__epochs": 3, "x": 1}, {"classifier__epochs": 3}]
+    out = [{"test_scores": score} for score in [0.5, 0.75, np.nan, np.nan]]
+    stdout = FlushCounter()
+    monkeypatch.setattr(sys, "stdout", stdout)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "All-NaN slice" from nanmax
+        search._print_rung(candidates, out, 2)
+        assert stdout.flushes == 1  # at once, even into a pipe
+        search._print_rung(candidates[1:], out[2:], 2)
+    assert stdout.text == (
+        "rung 1: 2 candidates at 3 epochs, best mean score 0.6250\n"
+        "rung 1: 1 candidates at 3 epochs, best mean score nan\n"
+    )
+    # Several metrics (a callable scorer's dict): no line.
+    search._print_rung(candidates[1:], [{"test_scores": {"a": 1.0}}] * 2, 2)
+    assert stdout.text.count("\n") == 2
