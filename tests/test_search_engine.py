@@ -366,6 +366,11 @@ def test_optimizers_are_found_inside_lists_dicts_and_wrappers():
     other = keras.optimizers.SGD(use_ema=True)
     found = engine._nested_optimizers(OptimizerMap(inner, x=other))
     assert {id(item) for item in found} == {id(inner), id(other)}
+    # A map without other optimizers; one seen twice before another is found.
+    only_default = types.SimpleNamespace(default_optimizer=inner)
+    assert engine._nested_optimizers(only_default) == [inner]
+    found = engine._nested_optimizers([other, inner, inner])
+    assert {id(item) for item in found} == {id(inner), id(other)}
 
 
 def test_run_tasks_records_each_output_and_hides_only_joblibs_cancel_warning():
