@@ -1043,3 +1043,42 @@ def test_a_rungs_line_is_flushed_and_says_nan_when_every_fit_failed(monkeypatch)
     # Several metrics (a callable scorer's dict): no line.
     search._print_rung(candidates[1:], [{"test_scores": {"a": 1.0}}] * 2, 2)
     assert stdout.text.count("\n") == 2
+
+
+def weight_of_rows(estimator, X, y, sample_weight=None):
+    """A scorer that gives the sum of the weights it is handed, and the rows' count."""
+    return float(np.sum(sample_weight)) + len(X) / 1000
+
+
+def failing_scorer(estimator, X, y, **params):
+    raise RuntimeError("no score")
+
+
+def test_score_only_scores_on_the_fold_with_the_folds_score_params(noisy):
+    from sk_mnist.halving import _score_only
+
+    X, y = noisy
+    estimator = LogisticRegression().fit(X, y)
+    train, test = (
+        np.arange(0, 120, 3),
+        np.setdiff1d(np.arange(120), np.arange(0, 120, 3)),
+    )
+    weight = np.arange(120.0)
+    common = dict(train=train, test=test, verbose=0, error_score=np.nan,
+                  split_progress=(0, 1), candidate_progress=(0, 1))  # fmt: skip
+    result = _score_only(
+        estimator, X, y, scorer=weight_of_rows, return_train_score=True,
+        score_params={"sample_weight": weight}, **common,
+    )  # fmt: skip
+    assert result["test_scores"] == weight[test].sum() + len(test) / 1000
+    assert result["train_scores"] == weight[train].sum() + len(train) / 1000
+    assert result["n_test_samples"] == len(test) == 80
+    assert result["fit_time"] == 0.0 and result["fit_error"] is None
+    assert result["score_time"] >= 0.0
+    common["error_score"] = -7.0
+    with pytest.warns(UserWarning, match="Scoring failed"):
+        result = _score_only(
+            estimator, X, y, scorer=failing_scorer, return_train_score=False,
+            score_params=None, **common,
+        )  # fmt: skip
+    assert result["test_scores"] == -7.0 and "train_scores" not in result
