@@ -1074,7 +1074,7 @@ def test_score_only_scores_on_the_fold_with_the_folds_score_params(noisy):
     assert result["train_scores"] == weight[train].sum() + len(train) / 1000
     assert result["n_test_samples"] == len(test) == 80
     assert result["fit_time"] == 0.0 and result["fit_error"] is None
-    assert result["score_time"] >= 0.0
+    assert 0.0 <= result["score_time"] < 60  # seconds from its start
     common["error_score"] = -7.0
     with pytest.warns(UserWarning, match="Scoring failed"):
         result = _score_only(
