@@ -716,6 +716,22 @@ class _FakeDask:
         monkeypatch.setattr(package, "LocalCluster", LocalCluster)
 
 
+@pytest.fixture
+def sigint_handler():
+    """A SIGINT handler of the test's own, the previous one put back after it.
+
+    Under mutmut the process ignores SIGINT already: an ignored SIGINT could not
+    be told from it.
+    """
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, handler)
+    yield handler
+    signal.signal(signal.SIGINT, previous)
+
+
 def test_a_scheduler_is_reached_through_a_client_closed_with_the_block(monkeypatch):
     from sk_mnist._dask import _connect
 
@@ -754,7 +770,9 @@ def test_a_scheduler_out_of_reach_is_one_clear_error(
     assert error.value.__cause__ is None and error.value.__suppress_context__
 
 
-def test_a_local_cluster_has_one_thread_a_worker_and_hides_dask_warnings(monkeypatch):
+def test_a_local_cluster_has_one_thread_a_worker_and_hides_dask_warnings(
+    monkeypatch, sigint_handler
+):
     import logging
 
     from sk_mnist._dask import _GROUP_PLUGIN, _connect
@@ -762,7 +780,7 @@ def test_a_local_cluster_has_one_thread_a_worker_and_hides_dask_warnings(monkeyp
     fake = _FakeDask(monkeypatch)
     monkeypatch.delenv("DASK_LOGGING__DISTRIBUTED", raising=False)
     fake.logger.setLevel(logging.INFO)
-    handler = signal.getsignal(signal.SIGINT)
+    handler = sigint_handler
     with contextlib.ExitStack() as stack:
         client = _connect(None, 3, 7, stack)
         assert fake.calls == [
@@ -789,12 +807,12 @@ def test_a_local_cluster_has_one_thread_a_worker_and_hides_dask_warnings(monkeyp
 
 
 def test_a_local_cluster_started_outside_the_main_thread_leaves_sigint_alone(
-    monkeypatch,
+    monkeypatch, sigint_handler
 ):
     from sk_mnist._dask import _connect
 
     fake = _FakeDask(monkeypatch)
-    handler = signal.getsignal(signal.SIGINT)
+    handler = sigint_handler
     failures = []
 
     def connect():
