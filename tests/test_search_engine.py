@@ -533,7 +533,9 @@ def test_epoch_search_of_a_tiny_network_is_grid_search_cv(
     assert_same_results(search, reference, X)
     fit_times = search.cv_results_["mean_fit_time"]
     assert np.all(np.diff(fit_times) > 0), fit_times  # later epochs, later times
-    assert np.all(search.cv_results_["mean_score_time"] > 0)
+    assert np.all(fit_times < 60), fit_times  # seconds from the fit's start
+    score_times = search.cv_results_["mean_score_time"]
+    assert np.all((score_times > 0) & (score_times < 60)), score_times
 
 
 def test_epoch_search_groups_by_the_other_parameters_in_a_pipeline(blobs):
@@ -1082,3 +1084,27 @@ def test_score_only_scores_on_the_fold_with_the_folds_score_params(noisy):
             score_params=None, **common,
         )  # fmt: skip
     assert result["test_scores"] == -7.0 and "train_scores" not in result
+
+
+def test_sample_weight_reaches_the_shared_fit_and_the_scorer_of_its_fold(blobs):
+    import sklearn
+    from sklearn.metrics import log_loss, make_scorer
+
+    X, y = blobs
+    weight = np.where(y < 2, 1.0, 0.05)
+    with sklearn.config_context(enable_metadata_routing=True):
+        estimator = tiny().set_fit_request(sample_weight=True)
+        scorer = make_scorer(
+            log_loss, greater_is_better=False, response_method="predict_proba"
+        ).set_score_request(sample_weight=True)
+        settings = dict(scoring=scorer, cv=2, return_train_score=True, refit=False)
+        search = EpochGridSearchCV(estimator, EPOCHS, **settings)
+        search.fit(X, y, sample_weight=weight)
+        reference = GridSearchCV(estimator, EPOCHS, **settings)
+        reference.fit(X, y, sample_weight=weight)
+        unweighted = EpochGridSearchCV(estimator, EPOCHS, **settings).fit(X, y)
+    assert search.shared_fits_ == [[0, 1, 2]]
+    assert_candidates_differ(search)
+    assert_same_results(search, reference)
+    for key in ["mean_test_score", "mean_train_score"]:
+        assert np.all(search.cv_results_[key] != unweighted.cv_results_[key]), key
