@@ -1078,12 +1078,14 @@ def test_score_only_scores_on_the_fold_with_the_folds_score_params(noisy):
     assert result["fit_time"] == 0.0 and result["fit_error"] is None
     assert 0.0 <= result["score_time"] < 60  # seconds from its start
     common["error_score"] = -7.0
-    with pytest.warns(UserWarning, match="Scoring failed"):
-        result = _score_only(
-            estimator, X, y, scorer=failing_scorer, return_train_score=False,
-            score_params=None, **common,
-        )  # fmt: skip
-    assert result["test_scores"] == -7.0 and "train_scores" not in result
+    for train_score in [False, True]:
+        with pytest.warns(UserWarning, match="Scoring failed"):
+            result = _score_only(
+                estimator, X, y, scorer=failing_scorer,
+                return_train_score=train_score, score_params=None, **common,
+            )  # fmt: skip
+        assert result["test_scores"] == -7.0
+        assert result.get("train_scores", "none") == (-7.0 if train_score else "none")
 
 
 def test_sample_weight_reaches_the_shared_fit_and_the_scorer_of_its_fold(blobs):
