@@ -394,6 +394,38 @@ def test_a_network_with_other_layers_is_refused(saved, tmp_path):
         load(_rewrite(saved, extra={network: path.read_bytes()}))
 
 
+@pytest.mark.parametrize("kind", ["functional", "dropout"])
+def test_a_network_past_the_config_check_is_checked_again_once_loaded(
+    saved, tmp_path, monkeypatch, kind
+):
+    # The loaded network must be a Sequential of Dense layers even if the
+    # configuration's check (the first line of defence) let another one through.
+    inputs = keras.Input((784,))
+    if kind == "functional":
+        other = keras.Model(inputs, keras.layers.Dense(10)(inputs))
+        layers = ["Dense", "InputLayer"]
+    else:
+        other = keras.Sequential(
+            [inputs, keras.layers.Dropout(0.1), keras.layers.Dense(10)]
+        )
+        layers = ["Dense", "Dropout"]
+    path = tmp_path / "other.keras"
+    other.save(path)
+    with zipfile.ZipFile(saved) as archive:
+        network = next(n for n in archive.namelist() if n.startswith("network-"))
+    changed = _rewrite(saved, extra={network: path.read_bytes()})
+    monkeypatch.setattr(
+        persistence._Reader, "_check_network_config", lambda self, name, config: None
+    )
+    with pytest.raises(UnsafeModelFileError) as refused:
+        load(changed)
+    assert str(refused.value) == (
+        f"sk_mnist model file '{changed}': the network {network!r} is not one "
+        "MNISTClassifier builds (a "
+        f"Sequential of Dense layers); it holds {layers}."
+    )
+
+
 @pytest.mark.parametrize(
     "content, match",
     [
