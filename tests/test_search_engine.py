@@ -843,9 +843,19 @@ def test_halving_trains_survivors_again_when_they_cannot_continue(blobs, monkeyp
                     refit=False)  # fmt: skip
     grid = {"batch_size": [8, 16]}
     epochs = count_epochs(monkeypatch)
+    import sk_mnist.halving
+
+    fits_before_warning = []
+
+    def warn(*args, **kwargs):
+        fits_before_warning.append(len(epochs))
+        warnings.warn(*args, **kwargs)
+
+    monkeypatch.setattr(sk_mnist.halving, "warnings", types.SimpleNamespace(warn=warn))
     with pytest.warns(UserWarning) as caught:
         search = EpochHalvingGridSearchCV(tiny(optimizer=optimizer), grid, **settings)
         search.fit(X, y)
+    assert fits_before_warning == [2]  # once, when the first survivor trains again
     assert [str(w.message) for w in caught] == [
         "EpochHalvingGridSearchCV trains some survivors again from scratch, as "
         "scikit-learn's successive halving does, because of an optimizer with "
