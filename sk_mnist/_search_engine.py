@@ -151,6 +151,25 @@ def why_not_shared(probe, prefix, fit_params, *, continued=False):
     return None
 
 
+def _package(frame):
+    """The top-level package of the module a frame runs in."""
+    return frame.f_globals.get("__name__", "").split(".")[0]
+
+
+def warn_at_caller(message):
+    """``warnings.warn(message)`` at the first caller outside sk_mnist and scikit-learn.
+
+    The searches warn from inside scikit-learn's search loop (the task that
+    decides what is shared runs under ``_run_search``, under ``fit``'s
+    ``_fit_context``), at a depth scikit-learn may change: a fixed
+    ``stacklevel`` named a line of sk_mnist or scikit-learn, not the user's.
+    """
+    level, frame = 2, sys._getframe(1)
+    while frame.f_back is not None and _package(frame) in ("sk_mnist", "sklearn"):
+        level, frame = level + 1, frame.f_back
+    warnings.warn(message, UserWarning, stacklevel=level)
+
+
 def run_tasks(tasks, *, n_jobs, pre_dispatch, record):
     """Run joblib ``tasks``, calling ``record(output)`` as each one finishes."""
     try:  # results as they finish, each recorded at once

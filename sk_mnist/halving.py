@@ -15,7 +15,6 @@ the best are scikit-learn's own (its ``_run_search``), through
 
 import copy
 import time
-import warnings
 
 import numpy as np
 from sklearn.base import _fit_context, clone
@@ -34,6 +33,7 @@ from sk_mnist._search_engine import (
     resolved,
     run_tasks,
     same_params,
+    warn_at_caller,
     why_not_shared,
 )
 
@@ -187,12 +187,10 @@ class _EpochHalving:
             )
         self._n_samples_orig = _num_samples(X)
         if getattr(self, "_skl_callbacks", None):
-            warnings.warn(
+            warn_at_caller(
                 f"{name} does not run scikit-learn callbacks set with "
                 "set_callbacks; searching as scikit-learn does, each survivor "
-                "trained from scratch at each rung.",
-                UserWarning,
-                stacklevel=2,
+                "trained from scratch at each rung."
             )
             return super().fit(X, y, **params)
         self._prefix, self._networks, self._continued = prefix, [], []
@@ -233,12 +231,10 @@ class _EpochHalving:
         self._continued = [ok for _, _, ok in fresh]
         del previous  # the losers' networks
         if reasons and len(self.n_resources_) == 2:  # once, at the first survivors
-            warnings.warn(
+            warn_at_caller(
                 f"{type(self).__name__} trains some survivors again from scratch, "
                 "as scikit-learn's successive halving does, because of "
-                f"{'; '.join(sorted(reasons))}.",
-                UserWarning,
-                stacklevel=2,
+                f"{'; '.join(sorted(reasons))}."
             )
         if self.verbose > 0:
             print(

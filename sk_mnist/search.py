@@ -13,7 +13,6 @@ The search loop, the refit and the attributes are scikit-learn's
 
 import os
 import time
-import warnings
 
 import numpy as np
 from sklearn.base import _fit_context, clone
@@ -33,6 +32,7 @@ from sk_mnist._search_engine import (
     run_tasks,
     same_params,
     single_fit,
+    warn_at_caller,
     why_not_shared,
 )
 
@@ -416,11 +416,9 @@ class EpochGridSearchCV(GridSearchCV):
                 "sklearn.model_selection.GridSearchCV for other estimators."
             )
         if getattr(self, "_skl_callbacks", None):
-            warnings.warn(
+            warn_at_caller(
                 "EpochGridSearchCV does not run scikit-learn callbacks set with "
-                "set_callbacks; searching as GridSearchCV does, one fit per candidate.",
-                UserWarning,
-                stacklevel=2,
+                "set_callbacks; searching as GridSearchCV does, one fit per candidate."
             )
             if self.checkpoint is not None:
                 raise ValueError(
@@ -587,10 +585,8 @@ class EpochGridSearchCV(GridSearchCV):
                 groups.append([index])
                 keys.append(None)
         if reasons:
-            warnings.warn(
+            warn_at_caller(
                 "EpochGridSearchCV fits some candidates separately, as GridSearchCV "
-                f"does, because of {'; '.join(sorted(reasons))}.",
-                UserWarning,
-                stacklevel=3,
+                f"does, because of {'; '.join(sorted(reasons))}."
             )
         return groups

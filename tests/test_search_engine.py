@@ -847,11 +847,11 @@ def test_halving_trains_survivors_again_when_they_cannot_continue(blobs, monkeyp
 
     fits_before_warning = []
 
-    def warn(*args, **kwargs):
+    def warn(message):
         fits_before_warning.append(len(epochs))
-        warnings.warn(*args, **kwargs)
+        warnings.warn(message, UserWarning)
 
-    monkeypatch.setattr(sk_mnist.halving, "warnings", types.SimpleNamespace(warn=warn))
+    monkeypatch.setattr(sk_mnist.halving, "warn_at_caller", warn)
     with pytest.warns(UserWarning) as caught:
         search = EpochHalvingGridSearchCV(tiny(optimizer=optimizer), grid, **settings)
         search.fit(X, y)
@@ -1120,3 +1120,24 @@ def test_sample_weight_reaches_the_shared_fit_and_the_scorer_of_its_fold(blobs):
     assert_same_results(search, reference)
     for key in ["mean_test_score", "mean_train_score"]:
         assert np.all(search.cv_results_[key] != unweighted.cv_results_[key]), key
+
+
+def test_the_searches_warnings_name_the_line_that_called_fit(blobs):
+    X, y = blobs
+    ema = keras.optimizers.RMSprop(0.03, use_ema=True)
+    one, two = {"epochs": [1]}, {"batch_size": [8, 16]}
+    halving = dict(factor=2, max_resources=2, cv=SPLIT, refit=False)
+    for search, said in [
+        (EpochGridSearchCV(tiny(callbacks=[keras.callbacks.TerminateOnNaN()]), one,
+                           cv=SPLIT, refit=False), "separately"),
+        (EpochGridSearchCV(tiny(), one, cv=SPLIT, refit=False).set_callbacks(
+            CountingCallback()), "does not run"),
+        (EpochHalvingGridSearchCV(tiny(optimizer=ema), two, **halving), "again"),
+        (EpochHalvingGridSearchCV(tiny(), two, **halving).set_callbacks(
+            CountingCallback()), "does not run"),
+    ]:  # fmt: skip
+        with pytest.warns(UserWarning, match=said) as caught:
+            line = sys._getframe().f_lineno + 1
+            search.fit(X, y)
+        warning = next(w for w in caught if said in str(w.message))
+        assert (warning.filename, warning.lineno) == (__file__, line), search
