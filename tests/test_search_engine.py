@@ -1141,3 +1141,33 @@ def test_the_searches_warnings_name_the_line_that_called_fit(blobs):
             search.fit(X, y)
         warning = next(w for w in caught if said in str(w.message))
         assert (warning.filename, warning.lineno) == (__file__, line), search
+
+
+def test_halvings_warning_gives_every_reason_of_the_rung_once_sorted(blobs):
+    X, y = blobs
+    # Three candidates, three reasons: any two survivors have two of them.
+    grid = [
+        {"optimizer": [keras.optimizers.RMSprop(0.03, use_ema=True)]},
+        {"callbacks": [[keras.callbacks.TerminateOnNaN()]]},
+        {"batch_size": [8]},
+    ]
+    search = EpochHalvingGridSearchCV(
+        tiny(), grid, factor=2, max_resources=2, cv=SPLIT, refit=False
+    )
+    with pytest.warns(UserWarning) as caught:
+        search.fit(X, y, shuffle=True)
+    assert search.n_candidates_ == [3, 2]
+    (message,) = [str(w.message) for w in caught]
+    start = (
+        "EpochHalvingGridSearchCV trains some survivors again from scratch, as "
+        "scikit-learn's successive halving does, because of "
+    )
+    assert message.startswith(start) and message.endswith(".")
+    reasons = message[len(start) : -1].split("; ")
+    assert reasons == sorted(reasons) and len(reasons) == 2, reasons
+    assert set(reasons) <= {
+        "an optimizer with use_ema=True (a fit ends on the moving averages, not on "
+        "the weights training goes on from)",
+        "callbacks (they may change training or depend on epochs)",
+        "fit parameters ['shuffle']",
+    }
