@@ -542,12 +542,13 @@ def test_epoch_search_of_a_tiny_network_is_grid_search_cv(
     assert np.all((score_times > 0) & (score_times < 60)), score_times
 
 
-def test_epoch_search_groups_by_the_other_parameters_in_a_pipeline(blobs):
+def test_epoch_search_groups_by_the_other_parameters_in_a_pipeline(blobs, capsys):
     X, y = blobs
     grid = {"classifier__epochs": [1, 2], "classifier__batch_size": [16, 32]}
     estimator = Pipeline([("classifier", tiny())])
     settings = dict(cv=SPLIT, scoring="neg_log_loss", refit=False)
     search = EpochGridSearchCV(estimator, grid, **settings).fit(X, y)
+    assert capsys.readouterr().out == ""  # verbose=0
     reference = GridSearchCV(estimator, grid, **settings).fit(X, y)
     assert search.shared_fits_ == [[0, 1], [2, 3]]
     assert_candidates_differ(search)
@@ -798,7 +799,7 @@ def test_halving_of_a_tiny_network_is_halving_grid_search_cv(
 
 
 def test_halving_with_aggressive_elimination_scores_the_kept_networks(
-    blobs, monkeypatch
+    blobs, monkeypatch, capsys
 ):
     X, y = blobs
     settings = dict(factor=2, max_resources=2, min_resources=1, cv=SPLIT,
@@ -806,6 +807,7 @@ def test_halving_with_aggressive_elimination_scores_the_kept_networks(
                     refit=False)  # fmt: skip
     epochs = count_epochs(monkeypatch)
     search = EpochHalvingGridSearchCV(tiny(), HALVING_GRID, **settings).fit(X, y)
+    assert capsys.readouterr().out == ""  # verbose=0
     reference = HalvingGridSearchCV(
         tiny(), HALVING_GRID, resource="epochs", **settings
     ).fit(X, y)
