@@ -617,10 +617,13 @@ def _scaler_node(manifest):
             ),
             "malformed scalar",
         ),
-        (lambda m: _classifier_node(m).update(state={}), "classes_ must be a 1-D"),
+        (
+            lambda m: _classifier_node(m).update(state={}),
+            r"MNISTClassifier\.classes_ must be a 1-D",
+        ),
         (
             lambda m: _classifier_node(m)["state"].pop("classes_"),
-            "classes_ must be a 1-D",
+            r"MNISTClassifier\.classes_ must be a 1-D",
         ),
         (
             lambda m: _classifier_node(m)["state"].update(
@@ -630,11 +633,11 @@ def _scaler_node(manifest):
         ),
         (
             lambda m: _classifier_node(m)["state"].update(n_features_in_="784"),
-            "n_features_in_ must be a positive int",
+            r"MNISTClassifier\.n_features_in_ must be a positive int",
         ),
         (
             lambda m: _classifier_node(m)["state"].update(n_classes_=3),
-            "n_classes_ is 3, expected 10",
+            r"MNISTClassifier\.n_classes_ is 3, expected 10",
         ),
         (lambda m: _classifier_node(m).pop("network"), "fitted state but no network"),
         (
