@@ -776,7 +776,7 @@ def test_halving_of_a_tiny_network_is_halving_grid_search_cv(
     X, y = blobs
     with monkeypatch.context() as patch:
         ours = count_epochs(patch)
-        search = EpochHalvingGridSearchCV(tiny(), HALVING_GRID, verbose=1, **HALVING)
+        search = EpochHalvingGridSearchCV(tiny(), HALVING_GRID, verbose=10, **HALVING)
         search.fit(X, y)
     out = capsys.readouterr().out
     with monkeypatch.context() as patch:
@@ -791,6 +791,9 @@ def test_halving_of_a_tiny_network_is_halving_grid_search_cv(
     assert ours == [1] * 6 + [2, 4] and theirs == [1] * 4 + [2] * 2 + [4, 4]
     scores = search.cv_results_["mean_test_score"]
     assert "Fitting 1 folds for each of 4 candidates, totalling 4 fits" in out
+    # Each fit's line says its fold and its candidate in the rung.
+    for progress in ["1/1; 1/4", "1/1; 4/4", "1/1; 2/2", "1/1; 1/1"]:
+        assert f"[CV {progress}] END " in out, progress
     for rung, (candidates, epochs, best) in enumerate(
         [(4, 1, scores[:4].max()), (2, 2, scores[4:6].max()), (1, 4, scores[6])]
     ):
