@@ -824,7 +824,7 @@ def test_halving_with_aggressive_elimination_scores_the_kept_networks(
 def test_halving_random_search_on_a_pipeline_is_scikit_learns(blobs):
     X, y = blobs
     estimator = make_pipeline(StandardScaler(), tiny(epochs=2))
-    settings = dict(n_candidates=2, factor=2, cv=SPLIT, scoring="neg_log_loss",
+    settings = dict(n_candidates=2, factor=2, cv=2, scoring="neg_log_loss",
                     random_state=0, refit=False, return_train_score=True)  # fmt: skip
     space = {"mnistclassifier__batch_size": [8, 16, 32, 64]}
     search = EpochHalvingRandomSearchCV(estimator, space, **settings).fit(X, y)
