@@ -1220,3 +1220,32 @@ def test_a_checkpoint_of_another_search_is_refused_before_any_fit(
     header = json.loads(written.splitlines()[0])
     assert header["search"]["search"] == "EpochGridSearchCV"
     assert header["search"]["versions"] and header["search"]["fit_params"] == {}
+
+
+def test_the_searches_run_their_tasks_with_their_n_jobs_and_pre_dispatch(
+    blobs, monkeypatch
+):
+    import sk_mnist.halving
+    import sk_mnist.search
+
+    X, y = blobs
+    calls = []
+
+    def in_process(tasks, *, n_jobs, pre_dispatch, record):
+        calls.append((n_jobs, pre_dispatch))
+        engine.run_tasks(tasks, n_jobs=1, pre_dispatch=pre_dispatch, record=record)
+
+    for module in (sk_mnist.search, sk_mnist.halving):
+        monkeypatch.setattr(module, "run_tasks", in_process)
+    EpochGridSearchCV(
+        tiny(), {"epochs": [1]}, cv=SPLIT, refit=False, n_jobs=3,
+        pre_dispatch="3*n_jobs",
+    ).fit(X, y)  # fmt: skip
+    assert calls == [(3, "3*n_jobs")]
+    search = EpochHalvingGridSearchCV(
+        tiny(), {"batch_size": [8, 16]}, factor=2, max_resources=2, cv=SPLIT,
+        refit=False, n_jobs=3,
+    )  # fmt: skip
+    search.pre_dispatch = "4*n_jobs"  # scikit-learn's halving sets it in __init__
+    search.fit(X, y)
+    assert calls[1:] == [(3, "4*n_jobs")] * 2  # one call per rung
