@@ -1133,9 +1133,12 @@ def _rebuild_classifier(clf, node, reader):
     classes = getattr(clf, "classes_", None)
     n_features = getattr(clf, "n_features_in_", None)
     if not (
-        isinstance(classes, np.ndarray) and classes.ndim == 1 and len(classes) >= 1
-    ):
-        raise reader.error(f"{name}.classes_ must be a 1-D array, got {classes!r}.")
+        isinstance(classes, np.ndarray) and classes.ndim == 1 and len(classes) >= 2
+    ):  # fit refuses fewer than 2 classes
+        raise reader.error(
+            f"{name}.classes_ must be a 1-D array of at least 2 classes, got "
+            f"{classes!r}."
+        )
     if len(np.unique(classes)) != len(classes):
         raise reader.error(f"{name}.classes_ repeats a class: {classes!r}.")
     if not (isinstance(n_features, int) and not isinstance(n_features, bool)) or (

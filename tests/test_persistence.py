@@ -805,6 +805,50 @@ def test_an_array_that_differs_from_the_manifest(saved, array, found):
     )
 
 
+@pytest.mark.parametrize(
+    "classes, message",
+    [
+        (
+            np.array([3], np.uint8),
+            "classes_ must be a 1-D array of at least 2 classes, got "
+            "array([3], dtype=uint8).",
+        ),
+        (
+            np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 8], np.uint8),
+            "classes_ repeats a class: "
+            "array([0, 1, 2, 3, 4, 5, 6, 7, 8, 8], dtype=uint8).",
+        ),
+    ],
+    ids=["one-class", "a-class-twice"],
+)
+def test_classes_a_fit_cannot_give_are_refused(saved, classes, message):
+    members = _members(saved)
+    manifest = json.loads(members["manifest.json"])
+    entry = _classifier_node(manifest)["state"]["classes_"]
+    buffer = io.BytesIO()
+    np.save(buffer, classes)
+    members[entry["__ndarray__"]] = buffer.getvalue()
+    entry["shape"] = list(classes.shape)
+    members["manifest.json"] = json.dumps(manifest).encode()
+    path = _write_members(saved, members)
+    with pytest.raises(ModelFormatError) as refused:
+        load(path)
+    assert (
+        str(refused.value) == f"sk_mnist model file '{path}': MNISTClassifier.{message}"
+    )
+
+
+def test_a_classifier_of_one_feature_and_two_classes_round_trips(tmp_path, blobs):
+    # The fewest features and classes a fit allows.
+    X = blobs[0][:, :1]
+    y = np.where(X[:, 0] > np.median(X), "high", "low")
+    clf = MNISTClassifier(hidden_units=4, epochs=1, random_state=0).fit(X, y)
+    loaded = load(dump(clf, tmp_path / "one.skmnist"))
+    assert loaded.n_features_in_ == 1
+    np.testing.assert_array_equal(loaded.classes_, ["high", "low"])
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+
+
 @pytest.mark.parametrize("pixels", [1, 2])
 def test_a_pixel_scaler_of_one_or_two_features_round_trips(tmp_path, pixels):
     scaler = PixelScaler().fit(np.zeros((2, pixels)))
