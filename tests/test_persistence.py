@@ -639,6 +639,26 @@ def _scaler_node(manifest):
             lambda m: _classifier_node(m)["state"].update(n_classes_=3),
             r"MNISTClassifier\.n_classes_ is 3, expected 10",
         ),
+        (
+            lambda m: _classifier_node(m)["state"].pop("y_ndim_"),
+            r"MNISTClassifier is fitted but has no y_ndim_\.",
+        ),
+        (
+            lambda m: _classifier_node(m)["state"].update(
+                X_shape_={"__tuple__": [300, 783]}
+            ),
+            r"MNISTClassifier\.X_shape_ is \(300, 783\), expected \(n, 784\)\.",
+        ),
+        (
+            lambda m: _classifier_node(m)["state"].update(
+                X_dtype_={"__dtype__": "<U3"}
+            ),
+            r"MNISTClassifier\.X_dtype_ is dtype\('<U3'\), not a number type\.",
+        ),
+        (
+            lambda m: _classifier_node(m).update(history={"loss": ["low"]}),
+            r"malformed training history of MNISTClassifier\.",
+        ),
         (lambda m: _classifier_node(m).pop("network"), "fitted state but no network"),
         (
             lambda m: m["estimator"]["steps"][0].__setitem__(1, _UNFITTED_CLASSIFIER),
@@ -675,6 +695,10 @@ def _scaler_node(manifest):
         "features-vs-network",
         "features-as-text",
         "n-classes",
+        "no-y-ndim",
+        "x-shape-vs-features",
+        "x-dtype-of-text",
+        "history-of-text",
         "no-network",
         "not-a-transformer",
         "scaler-wider-than-classifier",
