@@ -114,6 +114,10 @@ def test_loaded_classifier_keeps_training(saved, data):
     before = clf.predict_proba(X_test)
     clf.set_params(warm_start=True, epochs=1).fit(X, y)
     assert not np.array_equal(clf.predict_proba(X_test), before)
+    assert [len(clf.history_[key]) for key in ("accuracy", "loss")] == [3, 3]
+    # A validation split adds its own keys to the history, as in a fit never saved.
+    clf.set_params(validation_split=0.2).partial_fit(X, y)
+    assert len(clf.history_["val_loss"]) == 1 and len(clf.history_["loss"]) == 4
 
 
 @pytest.mark.parametrize(
