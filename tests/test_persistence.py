@@ -96,6 +96,12 @@ def test_pipeline_round_trip_predicts_identically(pipe, saved, data):
         loaded.predict_proba(X_test), pipe.predict_proba(X_test)
     )
     np.testing.assert_array_equal(loaded.predict(X_test), pipe.predict(X_test))
+    # scikeras' encoders come back fitted as a fit leaves them.
+    clf, fitted = loaded.named_steps["classifier"], pipe.named_steps["classifier"]
+    assert clf.feature_encoder_.n_features_in_ == fitted.feature_encoder_.n_features_in_
+    np.testing.assert_array_equal(
+        clf.target_encoder_.classes_, fitted.target_encoder_.classes_
+    )
 
 
 def test_the_training_history_comes_back(pipe, saved):
