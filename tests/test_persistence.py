@@ -840,6 +840,51 @@ def test_an_array_that_differs_from_the_manifest(saved, array, found):
 
 
 @pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda m: m.update(estimator=5), "malformed estimator entry."),
+        (
+            lambda m: _classifier_node(m).update({"class": ["x"]}),
+            "refusing to load class ['x']: a model file may name only "
+            + ", ".join(sorted(persistence.SAFE_CLASSES))
+            + ".",
+        ),
+        (
+            lambda m: _classifier_node(m).update(params=[]),
+            "malformed parameters of sk_mnist.MNISTClassifier.",
+        ),
+        (
+            lambda m: _classifier_node(m)["params"].update(no_such=1, other=2),
+            "unknown parameters ['no_such', 'other'] of sk_mnist.MNISTClassifier.",
+        ),
+        (lambda m: m["estimator"].update(steps=5), "malformed Pipeline steps."),
+        (
+            lambda m: m["estimator"].update(steps=[["scaler", {}, {}]]),
+            "malformed Pipeline steps.",
+        ),
+        (
+            lambda m: m["estimator"].update(steps=[[1, {}]]),
+            "malformed Pipeline steps.",
+        ),
+    ],
+    ids=[
+        "estimator-not-a-dict",
+        "class-not-a-name",
+        "params-not-a-dict",
+        "unknown-params",
+        "steps-not-a-list",
+        "step-of-three",
+        "step-name-not-text",
+    ],
+)
+def test_an_edited_entry_is_refused_with_what_is_wrong(saved, change, message):
+    changed = _rewrite(saved, change)
+    with pytest.raises(ModelFormatError) as refused:
+        load(changed)
+    assert str(refused.value) == f"sk_mnist model file '{changed}': {message}"
+
+
+@pytest.mark.parametrize(
     "classes, message",
     [
         (
