@@ -18,6 +18,7 @@ import keras
 import numpy as np
 import pytest
 from scipy.stats import loguniform
+from search_helpers import count_epochs
 from sklearn.decomposition import PCA
 from sklearn.exceptions import FitFailedWarning
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401
@@ -55,19 +56,6 @@ def pca_pipeline():
             ),
         ]
     )
-
-
-def count_epochs(monkeypatch):
-    """Record the epochs every MNISTClassifier fit in this process trains."""
-    epochs = []
-    fit = MNISTClassifier.fit
-
-    def counting_fit(self, *args, **kwargs):
-        epochs.append(kwargs.get("epochs", self.epochs))
-        return fit(self, *args, **kwargs)
-
-    monkeypatch.setattr(MNISTClassifier, "fit", counting_fit)
-    return epochs
 
 
 def assert_same_results(search, reference):

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 import pytest
 import sklearn
+from search_helpers import assert_candidates_differ, count_epochs
 from sklearn.base import clone
 from sklearn.exceptions import FitFailedWarning
 from sklearn.linear_model import LogisticRegression
@@ -55,25 +56,6 @@ def assert_same_results(epoch_search, grid_search, X=None):
             epoch_search.best_estimator_.predict(X),
             grid_search.best_estimator_.predict(X),
         )
-
-
-def assert_candidates_differ(search, key="mean_test_score"):
-    """The candidates' scores are all different: the test can tell them apart."""
-    scores = search.cv_results_[key]
-    assert np.unique(scores).size == scores.size, scores
-
-
-def count_epochs(monkeypatch):
-    """Record the epochs of every MNISTClassifier fit in this process."""
-    epochs = []
-    fit = MNISTClassifier.fit
-
-    def counting_fit(self, *args, **kwargs):
-        epochs.append(self.epochs)
-        return fit(self, *args, **kwargs)
-
-    monkeypatch.setattr(MNISTClassifier, "fit", counting_fit)
-    return epochs
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,7 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
+from search_helpers import assert_candidates_differ, count_epochs
 from sklearn.base import clone
 from sklearn.exceptions import FitFailedWarning
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401
@@ -83,24 +84,6 @@ def assert_same_results(got, expected, X=None):
             got.best_estimator_.predict_proba(X),
             expected.best_estimator_.predict_proba(X),
         )
-
-
-def assert_candidates_differ(search, key="mean_test_score"):
-    scores = search.cv_results_[key]
-    assert np.unique(scores).size == scores.size, scores
-
-
-def count_epochs(monkeypatch):
-    """The epochs each MNISTClassifier fit in this process trains."""
-    epochs = []
-    fit = MNISTClassifier.fit
-
-    def counting_fit(self, *args, **kwargs):
-        epochs.append(kwargs.get("epochs", self.epochs))
-        return fit(self, *args, **kwargs)
-
-    monkeypatch.setattr(MNISTClassifier, "fit", counting_fit)
-    return epochs
 
 
 # --- fit_search with a stand-in estimator: scikit-learn's own fit ------------------
