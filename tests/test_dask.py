@@ -110,7 +110,8 @@ def test_fits_on_dask_workers_get_the_threads_dask_grants(client):
 _SAME_ON_EVERY_BACKEND = " and ".join(
     f"not {word}"
     for word in ["cli", "killed", "progress", "watchdog", "process_group",
-                 "lost_in_the_block", "puts_everything", "worker_reports"]
+                 "lost_in_the_block", "puts_everything", "worker_reports",
+                 "scheduler", "local_cluster"]  # the last two: Dask stand-ins
 )  # fmt: skip
 
 
