@@ -393,15 +393,16 @@ def test_the_compiled_network_is_called_once_per_4096_rows(
     fitted_on_mnist, monkeypatch
 ):
     from sk_mnist import _forward
-    from sk_mnist._forward import PREDICT_BLOCK, PREDICT_CALL_BLOCKS
+    from sk_mnist._forward import PREDICT_BLOCK, PREDICT_CALL_BLOCKS, SMALL_BLOCK
 
     X = np.random.RandomState(0).rand(9000, 784).astype(np.float32)
     forward = _forward.CompiledForwardPass(fitted_on_mnist.model_)
     monkeypatch.setitem(_forward._FORWARD_PASSES, fitted_on_mnist.model_, forward)
+    assert forward.small_block_is_exact()  # on both backends' XLA here
     shapes, call = [], forward._call
 
-    def recording(size):
-        compiled = call(size)
+    def recording(size, block=PREDICT_BLOCK):
+        compiled = call(size, block)
         return lambda blocks: shapes.append(blocks.shape) or compiled(blocks)
 
     monkeypatch.setattr(forward, "_call", recording)
@@ -410,6 +411,9 @@ def test_the_compiled_network_is_called_once_per_4096_rows(
         shapes.clear()
         proba = fitted_on_mnist.predict_proba(X[:n_rows])
         assert proba.shape == (n_rows, 10)
+        if n_rows <= SMALL_BLOCK:  # one block of SMALL_BLOCK rows
+            assert shapes == [(1, SMALL_BLOCK, 784)], n_rows
+            continue
         n_blocks = -(-n_rows // PREDICT_BLOCK)
         # One call per PREDICT_CALL_BLOCKS blocks, each of a power of two of blocks
         assert len(shapes) == -(-n_blocks // PREDICT_CALL_BLOCKS), n_rows
@@ -417,8 +421,9 @@ def test_the_compiled_network_is_called_once_per_4096_rows(
         for size, block, n_features in shapes:
             assert size & (size - 1) == 0 and size <= PREDICT_CALL_BLOCKS
             assert (block, n_features) == (PREDICT_BLOCK, 784)
-    # XLA compiles once per number of blocks: 1, 2, 4, ..., PREDICT_CALL_BLOCKS.
-    assert forward.traces <= PREDICT_CALL_BLOCKS.bit_length()
+    # XLA compiles once per number of blocks: 1, 2, 4, ..., PREDICT_CALL_BLOCKS,
+    # and once for the small block.
+    assert forward.traces <= PREDICT_CALL_BLOCKS.bit_length() + 1
 
 
 def test_predict_keeps_no_state_in_the_estimator_and_frees_the_network(blobs):

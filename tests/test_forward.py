@@ -90,16 +90,85 @@ def test_other_activations_run_compiled_and_row_by_row(mnist_small, rows):
 
 def test_the_compiled_network_is_traced_once_per_blocks_per_call(mnist_small, rows):
     # 4300 rows are 135 blocks of 32: one call of 128 blocks and one of 7, padded
-    # to 8; one row is one block. Each count of blocks is traced once.
+    # to 8; one row is one block of SMALL_BLOCK rows, once the probe has run it
+    # beside one block of 32. Each shape is traced once.
     clf = _fitted(mnist_small, activation="gelu")
     forward = forward_pass(clf.model_)
     assert type(forward) is CompiledForwardPass
+    block, small = _forward.PREDICT_BLOCK, _forward.SMALL_BLOCK
     forward(rows)
     forward(rows[:1])
+    forward(rows[:small])  # still one small block
     forward(rows[:40])  # 2 blocks
     forward(rows[1:5000])  # 128 + 7 blocks again: no new trace
-    assert sorted(forward._calls) == [1, 2, 8, _forward.PREDICT_CALL_BLOCKS]
-    assert forward.traces == 4
+    assert sorted(forward._calls) == [
+        (1, small), (1, block), (2, block), (8, block),
+        (_forward.PREDICT_CALL_BLOCKS, block),
+    ]  # fmt: skip
+    assert forward.traces == 5
+
+
+class _SmallBlockDiffers:
+    """A compiled call whose blocks of ``SMALL_BLOCK`` rows differ in the last bit."""
+
+    def __init__(self, forward, monkeypatch):
+        self.blocks = []  # the shape of every call
+        compile_ = forward._compile
+
+        def compile_for(size, block):
+            call = compile_(size, block)
+
+            def differing(blocks):
+                self.blocks.append(blocks.shape)
+                out = np.array(call(blocks))
+                if block == _forward.SMALL_BLOCK:
+                    out[:, -1:] = np.nextafter(out[:, -1:], np.float32(2))
+                return out
+
+            return differing
+
+        monkeypatch.setattr(forward, "_compile", compile_for)
+
+
+@pytest.mark.parametrize("differs", [False, True])
+def test_a_short_call_runs_one_small_block_where_it_gives_the_same_bits(
+    mnist_small, rows, monkeypatch, differs
+):
+    # The probe runs 32 rows in one block of 32 and in blocks of SMALL_BLOCK. Where
+    # the small block's rows differ (a fake here, in the last bit of only the
+    # block's last rows' outputs), short calls keep blocks of 32.
+    clf = _fitted(mnist_small, activation="gelu")
+    forward = CompiledForwardPass(clf.model_)
+    fake = _SmallBlockDiffers(forward, monkeypatch) if differs else None
+    whole = forward(rows[:64])
+    assert forward.small_block_is_exact() is not differs
+    for n_rows in (1, 7, _forward.SMALL_BLOCK, _forward.SMALL_BLOCK + 1):
+        np.testing.assert_array_equal(forward(rows[:n_rows]), whole[:n_rows])
+    expected = (1, _forward.PREDICT_BLOCK if differs else _forward.SMALL_BLOCK, 784)
+    if fake is not None:
+        fake.blocks.clear()
+        forward(rows[:1])
+        assert fake.blocks == [expected]
+    else:
+        assert (1, _forward.SMALL_BLOCK) in forward._calls
+    np.testing.assert_allclose(
+        forward(rows[:1]), clf.model_.predict(rows[:1], verbose=0), rtol=0, atol=2e-6
+    )
+
+
+def test_the_small_block_probe_runs_once_for_threads_at_once(mnist_small, rows):
+    import threading
+
+    clf = _fitted(mnist_small, activation="gelu")
+    forward = CompiledForwardPass(clf.model_)
+    probes, probe = [], forward._probe_small_block
+    forward._probe_small_block = lambda: probes.append(1) or probe()
+    threads = [threading.Thread(target=forward, args=(rows[:1],)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert probes == [1]
 
 
 @pytest.mark.parametrize("n_rows", [1, 33, 70])
