@@ -16,6 +16,9 @@ Each figure is the best of 7 timeit runs of 3000 calls (microseconds):
   weights would cost, were there a way to tell it is stale).
 
     SK_MNIST_DATA=/path/to/mnist python benchmarks/one_image_parts.py
+
+Where the book's network runs compiled (OpenBLAS' kernels make its layers inexact
+in NumPy, as on an AMD EPYC's Haswell kernels), it says so and stops.
 """
 
 import os
@@ -43,6 +46,13 @@ def main():
     image = X_test[:1]
     rows = scaler.transform(image)
     forward = _forward.forward_pass(model)
+    if not isinstance(forward, _forward.DenseForwardPass):
+        raise SystemExit(
+            "The book's network runs compiled on this machine, not in NumPy: "
+            "OpenBLAS' products of its layers are not exact for any count of rows "
+            f"here (exact_rows(784, 512) = {_forward.exact_rows(784, 512)}). This "
+            "script splits the NumPy path; performance.py times the compiled one."
+        )
     variables = [v for layer in model.layers for v in (layer.kernel, layer.bias)]
     read = forward._read
     copies = {id(v): read(v).copy() for v in variables}
