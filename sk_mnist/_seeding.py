@@ -33,6 +33,8 @@ import keras
 import numpy as np
 from sklearn.utils import check_random_state
 
+from sk_mnist._aligned import is_aligned
+
 __all__ = [
     "ShuffledBatches",
     "epoch_batches",
@@ -180,7 +182,7 @@ def tensorflow_batches(arrays, batch_size, seed, epochs, initial_epoch=0, shuffl
         return first.concatenate(tf.data.Dataset.from_tensor_slices(others))
 
     indices = tf.data.Dataset.from_tensor_slices((firsts, rest)).flat_map(epoch_of)
-    data = tf.data.Dataset.from_tensors(tuple(tf.constant(a) for a in arrays))
+    data = tf.data.Dataset.from_tensors(tuple(_tensor_of(a) for a in arrays))
     dataset = tf.data.Dataset.zip((indices, data.repeat()))
     dataset = dataset.map(
         lambda i, data: tuple(tf.gather(a, i, axis=0) for a in data),
@@ -191,6 +193,17 @@ def tensorflow_batches(arrays, batch_size, seed, epochs, initial_epoch=0, shuffl
     # As Keras' own array pipeline: no graph rewrites to pay for at each fit.
     options.experimental_optimization.apply_default_optimizations = False
     return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+def _tensor_of(array):
+    """A TensorFlow tensor of ``array``: a view of its buffer where TensorFlow can
+    read it in place (an aligned buffer, as :class:`~sk_mnist.PixelScaler`
+    writes; ``sk_mnist._aligned``), else a copy."""
+    import tensorflow as tf
+
+    if is_aligned(array) and array.size and array.dtype.kind in "fiu":
+        return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
+    return tf.constant(array)
 
 
 class ShuffledBatches(keras.utils.PyDataset):

@@ -7,6 +7,7 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import validate_data
 
 from sk_mnist import _versions
+from sk_mnist._aligned import aligned_empty
 
 __all__ = ["AlreadyScaledWarning", "PixelScaler"]
 
@@ -133,7 +134,10 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         X = self._raw_images(X)
         if X is None:  # not plain uint8 images of the fitted shape: check all
             X = self._validate(X_given, reset=False)
-        X_scaled = X.astype(np.float32)  # the only copy: float32, never float64
+        # The only copy: float32, never float64, in a buffer that TensorFlow's
+        # fit reads in place (sk_mnist._aligned).
+        X_scaled = aligned_empty(X.shape, np.float32)
+        np.copyto(X_scaled, X, casting="unsafe")
         X_scaled /= np.float32(MAX_PIXEL)
         return X_scaled
 

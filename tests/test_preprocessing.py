@@ -22,6 +22,20 @@ def test_matches_the_books_preprocessing(images):
     np.testing.assert_array_equal(result, book)
 
 
+@pytest.mark.parametrize("n_images", [1, 5, 1000])
+def test_the_output_is_aligned_for_tensorflow_to_read_in_place(images, n_images):
+    # TensorFlow views an aligned buffer instead of copying it (sk_mnist._aligned);
+    # NumPy aligns its own arrays to 16 bytes only.
+    from sk_mnist._aligned import ALIGNMENT, is_aligned
+
+    batch = np.resize(images, (n_images, 28, 28))
+    for X in (batch, batch.reshape(n_images, -1), batch.astype(np.float64)):
+        result = PixelScaler().fit_transform(X)
+        assert is_aligned(result) and result.ctypes.data % ALIGNMENT == 0
+        expected = batch.reshape(n_images, -1).astype(np.float32) / 255
+        np.testing.assert_array_equal(result, expected)
+
+
 def test_flat_rows_and_frames_are_taken_as_they_are(images):
     flat = images.reshape(5, -1)
     frame = pd.DataFrame(flat, columns=[f"p{i}" for i in range(784)])

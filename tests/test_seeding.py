@@ -197,6 +197,49 @@ def test_tensorflow_pipeline_gives_the_batches_of_shuffled_batches():
                 np.testing.assert_array_equal(got.numpy(), expected)
 
 
+def test_tensorflow_reads_an_aligned_array_in_place_and_copies_any_other():
+    # An aligned buffer (PixelScaler's output) is viewed, not copied: 188 MB less
+    # for MNIST. Others (NumPy's own 16-byte alignment, a strided view) are
+    # copied, as TensorFlow would abort on a misaligned view.
+    tf = pytest.importorskip("tensorflow")
+    from sk_mnist._aligned import aligned_empty, is_aligned
+    from sk_mnist._seeding import _tensor_of
+
+    aligned = aligned_empty((40, 3), np.float32)
+    aligned[...] = np.arange(120, dtype=np.float32).reshape(40, 3)
+    misaligned = np.empty(121, np.float32)[1:].reshape(40, 3)
+    misaligned[...] = aligned
+    strided = np.repeat(aligned, 2, axis=0)[::2]
+    assert is_aligned(aligned) and not is_aligned(misaligned)
+    assert not is_aligned(strided) and not is_aligned(aligned.tolist())
+    tensors = [_tensor_of(x) for x in (aligned, misaligned, strided)]
+    for x in (aligned, misaligned, strided):
+        x[0, 0] = -1.0  # changed after the tensors were made
+    assert [float(t[0, 0]) for t in tensors] == [-1.0, 0.0, 0.0]
+    assert all(isinstance(t, tf.Tensor) and t.dtype == tf.float32 for t in tensors)
+    empty = aligned_empty((0, 3), np.float32)
+    assert _tensor_of(empty).shape == (0, 3)
+
+
+def test_a_seeded_fit_is_the_same_from_an_aligned_array_or_not(digits):
+    # The fit views PixelScaler's aligned output in place on TensorFlow and
+    # copies other arrays: the same weights, bit for bit.
+    from sk_mnist._aligned import aligned_empty, is_aligned
+
+    X, y, _ = digits
+    aligned = aligned_empty(X.shape, np.float32)
+    aligned[...] = X
+    misaligned = np.empty(X.size + 1, np.float32)[1:].reshape(X.shape)
+    misaligned[...] = X
+    assert is_aligned(aligned) and not is_aligned(misaligned)
+    fits = [
+        MNISTClassifier(hidden_units=16, epochs=2, random_state=0).fit(x, y)
+        for x in (aligned, misaligned)
+    ]
+    for a, b in zip(*(f.model_.get_weights() for f in fits), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 # --- Op determinism: on in every seeded fit, put back as it was ---------------------
 
 
