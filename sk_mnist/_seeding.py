@@ -197,11 +197,11 @@ def tensorflow_batches(arrays, batch_size, seed, epochs, initial_epoch=0, shuffl
 
 def _tensor_of(array):
     """A TensorFlow tensor of ``array``: a view of its buffer where TensorFlow can
-    read it in place (an aligned buffer, as :class:`~sk_mnist.PixelScaler`
+    read it in place (an aligned buffer of numbers, as :class:`~sk_mnist.PixelScaler`
     writes; ``sk_mnist._aligned``), else a copy."""
     import tensorflow as tf
 
-    if is_aligned(array) and array.size and array.dtype.kind in "fiu":
+    if is_aligned(array) and array.dtype.kind in "fiu":  # floats, integers
         return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
     return tf.constant(array)
 

@@ -198,25 +198,37 @@ def test_tensorflow_pipeline_gives_the_batches_of_shuffled_batches():
 
 
 def test_tensorflow_reads_an_aligned_array_in_place_and_copies_any_other():
-    # An aligned buffer (PixelScaler's output) is viewed, not copied: 188 MB less
-    # for MNIST. Others (NumPy's own 16-byte alignment, a strided view) are
-    # copied, as TensorFlow would abort on a misaligned view.
+    # An aligned buffer of numbers (PixelScaler's output) is viewed, not copied:
+    # 188 MB less for MNIST. Others (NumPy's own 16-byte alignment, a strided
+    # view of an aligned buffer, booleans) are copied: TensorFlow would abort on
+    # a misaligned view.
     tf = pytest.importorskip("tensorflow")
     from sk_mnist._aligned import aligned_empty, is_aligned
     from sk_mnist._seeding import _tensor_of
 
     aligned = aligned_empty((40, 3), np.float32)
     aligned[...] = np.arange(120, dtype=np.float32).reshape(40, 3)
+    integers = aligned_empty((40, 3), np.int64)
+    integers[...] = aligned
+    unsigned = aligned_empty((40, 3), np.uint8)
+    unsigned[...] = aligned
     misaligned = np.empty(121, np.float32)[1:].reshape(40, 3)
     misaligned[...] = aligned
-    strided = np.repeat(aligned, 2, axis=0)[::2]
+    strided = aligned_empty((80, 3), np.float32)[::2]
+    strided[...] = aligned
+    booleans = aligned_empty((40, 3), np.bool_)
+    booleans[...] = aligned > 0
     assert is_aligned(aligned) and not is_aligned(misaligned)
-    assert not is_aligned(strided) and not is_aligned(aligned.tolist())
-    tensors = [_tensor_of(x) for x in (aligned, misaligned, strided)]
-    for x in (aligned, misaligned, strided):
-        x[0, 0] = -1.0  # changed after the tensors were made
-    assert [float(t[0, 0]) for t in tensors] == [-1.0, 0.0, 0.0]
-    assert all(isinstance(t, tf.Tensor) and t.dtype == tf.float32 for t in tensors)
+    assert strided.ctypes.data % 128 == 0 and not is_aligned(strided)
+    assert is_aligned(booleans) and not is_aligned(aligned.tolist())
+    arrays = (aligned, integers, unsigned, misaligned, strided, booleans)
+    tensors = [_tensor_of(x) for x in arrays]
+    for x in arrays:
+        x[0, 0] = 7  # changed after the tensors were made
+    assert [float(t[0, 0]) for t in tensors] == [7, 7, 7, 0, 0, 0]
+    assert [t.dtype for t in tensors] == [
+        tf.float32, tf.int64, tf.uint8, tf.float32, tf.float32, tf.bool
+    ]  # fmt: skip
     empty = aligned_empty((0, 3), np.float32)
     assert _tensor_of(empty).shape == (0, 3)
 
