@@ -1,8 +1,8 @@
 """Arrays whose data TensorFlow can read in place: :func:`aligned_empty`.
 
 TensorFlow copies a NumPy array it is given (``tf.constant``, ``tf.data``): for
-the 60000 scaled MNIST images that is 188 MB more memory and, on the project's
-2-core machine, 0.1 to 0.5 s of each TensorFlow fit. It can instead view the
+the 60000 scaled MNIST images that is 188 MB more memory, and the time to
+fill it, in each TensorFlow fit. It can instead view the
 array's buffer through DLPack, but only a buffer aligned to Eigen's packet
 alignment (64 bytes on x86 builds): it aborts the process on any other
 ("Check failed: IsAligned()"). NumPy aligns large arrays to 16 bytes.

@@ -58,9 +58,9 @@ PREDICT_CALL_BLOCKS = 4096 // PREDICT_BLOCK
 #: Rows of the one block that a call of at most this many rows runs, when it gives
 #: every row as a block of ``PREDICT_BLOCK`` does (probed once per network:
 #: :meth:`CompiledForwardPass.small_block_is_exact`). XLA's CPU product takes
-#: another algorithm for a block of at most 16 rows: measured 2026-12-08 (AMD EPYC,
-#: both backends), blocks of 17 to 256 rows gave each row the same bits as blocks
-#: of 32, blocks of 2 to 16 did not. One image then costs 17 rows, not 32.
+#: another algorithm for a block of at most 16 rows; a block of 17 gives each row
+#: the bits a block of 32 gives (tests/test_classifier.py asserts the probe finds
+#: it so on both backends). One image then costs 17 rows, not 32.
 SMALL_BLOCK = 17
 
 
@@ -615,7 +615,7 @@ class CompiledForwardPass:
         # Traced now, under the lock; calling the concrete function also skips
         # tf.function's per-call dispatch on the arguments, and its flat call
         # (not public: a TensorFlow without it gets the plain call) the binding
-        # of them to its signature: 30 us a call instead of 57 (2026-12-08).
+        # of them to its signature, tens of microseconds of one image's call.
         concrete = forward.get_concrete_function()
         call_flat = getattr(concrete, "_call_flat", None)
         if call_flat is None:  # pragma: no cover
